@@ -1,0 +1,77 @@
+#include "judge_workers/language.h"
+
+#include <unistd.h>
+
+#include "common/logging.h"
+#include "judge_workers/sandbox/python_zygote.h"
+
+namespace crucible {
+namespace {
+
+v1::SandboxLimits CompileLimits(int64_t cpu_ms, int64_t memory_mib) {
+  v1::SandboxLimits l;
+  l.set_cpu_time_ms(cpu_ms);
+  l.set_wall_time_ms(2 * cpu_ms);
+  l.set_memory_bytes(memory_mib << 20);
+  l.set_max_processes(32);
+  l.set_max_file_bytes(128 << 20);
+  l.set_max_open_files(256);
+  l.set_stack_bytes(64 << 20);
+  l.set_tmp_bytes(256 << 20);
+  return l;
+}
+
+}  // namespace
+
+void LanguageRegistry::Register(Language language) {
+  std::string name = language.name;
+  languages_[name] = std::move(language);
+}
+
+const Language* LanguageRegistry::Find(const std::string& name) const {
+  auto it = languages_.find(name);
+  return it == languages_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> LanguageRegistry::Names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, language] : languages_) names.push_back(name);
+  return names;
+}
+
+LanguageRegistry LanguageRegistry::Default(const std::string& python_executable,
+                                           const std::string& cxx_compiler) {
+  LanguageRegistry registry;
+  if (::access(python_executable.c_str(), X_OK) == 0) {
+    Language python;
+    python.name = "python3";
+    python.source_file = "main.py";
+    python.compile_argv = {python_executable, "-c", sandbox::kPythonCheckScript, "/work/main.py"};
+    python.compile_action = v1::SandboxRequest::PYTHON_CHECK;
+    python.compile_limits = CompileLimits(/*cpu_ms=*/5000, /*memory_mib=*/512);
+    python.run_argv = {python_executable, "/work/main.py"};
+    python.run_action = v1::SandboxRequest::PYTHON_RUN;
+    registry.Register(std::move(python));
+  } else {
+    CRUCIBLE_LOG(Warning) << "language python3 unavailable: " << python_executable
+                          << " is not executable";
+  }
+  if (::access(cxx_compiler.c_str(), X_OK) == 0) {
+    Language cpp;
+    cpp.name = "cpp17";
+    cpp.source_file = "main.cpp";
+    cpp.compile_argv = {cxx_compiler,     "-std=gnu++17", "-O2",   "-pipe",
+                        "-DONLINE_JUDGE", "-fdiagnostics-color=never", "-fmax-errors=20",
+                        "-o",             "/work/main",   "/work/main.cpp"};
+    cpp.compile_limits = CompileLimits(/*cpu_ms=*/15000, /*memory_mib=*/1024);
+    cpp.compile_writes_work_dir = true;
+    cpp.run_argv = {"/work/main"};
+    registry.Register(std::move(cpp));
+  } else {
+    CRUCIBLE_LOG(Warning) << "language cpp17 unavailable: " << cxx_compiler
+                          << " is not executable";
+  }
+  return registry;
+}
+
+}  // namespace crucible

@@ -1,0 +1,329 @@
+#include "judge_workers/sandbox/sandbox.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/files.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/subprocess.h"
+#include "judge_workers/sandbox/ipc.h"
+
+#ifndef CRUCIBLE_PYTHON_EXECUTABLE
+#define CRUCIBLE_PYTHON_EXECUTABLE "/usr/bin/python3"
+#endif
+
+namespace crucible::sandbox {
+namespace {
+
+// How long the judge waits for a result beyond the run's own wall-clock limit before it
+// declares the sandbox server lost.
+constexpr int64_t kResultGraceMs = 30'000;
+constexpr int kServerStartTimeoutMs = 60'000;
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+absl::StatusOr<Fd> MakeMemfd(const char* name) {
+  int fd = ::memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(errno, "memfd_create");
+  return Fd(fd);
+}
+
+// A read-only descriptor holding `data`: the program cannot rewrite its own input.
+absl::StatusOr<Fd> MakeInputFd(absl::string_view data) {
+  CRUCIBLE_ASSIGN_OR_RETURN(Fd fd, MakeMemfd("stdin"));
+  CRUCIBLE_RETURN_IF_ERROR(WriteAll(fd.get(), data));
+  std::string path = absl::StrCat("/proc/self/fd/", fd.get());
+  int ro = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (ro < 0) return ErrnoToStatus(errno, "reopen stdin read-only");
+  return Fd(ro);
+}
+
+absl::StatusOr<std::string> ReadMemfd(int fd, size_t max_bytes, int64_t* size) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoToStatus(errno, "fstat output");
+  *size = st.st_size;
+  size_t n = std::min<size_t>(static_cast<size_t>(st.st_size), max_bytes);
+  std::string out(n, '\0');
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, out.data() + done, n - done, static_cast<off_t>(done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    done += static_cast<size_t>(r);
+  }
+  out.resize(done);
+  return out;
+}
+
+absl::StatusOr<std::string> ReadResult(int fd, int64_t timeout_ms) {
+  std::string out;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buf[4096];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return absl::DeadlineExceededError("no result from the sandbox server");
+    pollfd p{fd, POLLIN, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+    if (rc < 0 && errno != EINTR) return ErrnoToStatus(errno, "poll result");
+    if (rc <= 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoToStatus(errno, "read result");
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+// State directories of judges that died without cleaning up.
+void RemoveStaleStateDirs(const std::string& parent) {
+  DIR* d = ::opendir(parent.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    absl::string_view name = e->d_name;
+    if (!absl::ConsumePrefix(&name, "crucible-sandbox.")) continue;
+    size_t dot = name.find('.');
+    int pid = 0;
+    if (dot == absl::string_view::npos || !absl::SimpleAtoi(name.substr(0, dot), &pid)) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(parent + "/" + e->d_name);
+  }
+  ::closedir(d);
+  for (const std::string& dir : stale) RemoveTree(dir).IgnoreError();
+}
+
+}  // namespace
+
+std::string DefaultSandboxServerBinary() { return ExecutableDir() + "/crucible-sandbox"; }
+
+absl::StatusOr<std::unique_ptr<ForkServerSandbox>> ForkServerSandbox::Start(
+    const SandboxOptions& options) {
+  SandboxOptions resolved = options;
+  if (resolved.server_binary.empty()) resolved.server_binary = DefaultSandboxServerBinary();
+  if (resolved.python_executable.empty()) resolved.python_executable = CRUCIBLE_PYTHON_EXECUTABLE;
+  if (resolved.state_parent.empty()) resolved.state_parent = TempRoot();
+  RemoveStaleStateDirs(resolved.state_parent);
+  std::unique_ptr<ForkServerSandbox> sandbox(new ForkServerSandbox(std::move(resolved)));
+  absl::MutexLock lock(&sandbox->mu_);
+  CRUCIBLE_RETURN_IF_ERROR(sandbox->Launch());
+  const v1::SandboxServerInfo& info = sandbox->info_;
+  CRUCIBLE_LOG(Info) << "sandbox: cgroups " << info.cgroup_mode() << " (" << info.cgroup_detail()
+                     << "), seccomp notification " << (info.seccomp_notify() ? "yes" : "no")
+                     << ", fresh /proc " << (info.proc_mount() ? "yes" : "no")
+                     << ", python zygote "
+                     << (info.python_zygote() ? info.python_version().substr(0, 6) : "off");
+  if (info.cgroup_mode() == "none") {
+    CRUCIBLE_LOG(Warning) << "sandbox: no usable cgroups (" << info.cgroup_detail()
+                          << "); memory and process limits rely on rlimits alone";
+  }
+  return sandbox;
+}
+
+ForkServerSandbox::~ForkServerSandbox() {
+  absl::MutexLock lock(&mu_);
+  Shutdown();
+}
+
+absl::Status ForkServerSandbox::Launch() {
+  CRUCIBLE_ASSIGN_OR_RETURN(
+      state_dir_, MakeTempDir(options_.state_parent, absl::StrCat("crucible-sandbox.", ::getpid(), ".")));
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return ErrnoToStatus(errno, "socketpair");
+  }
+  Fd ours(sv[0]), theirs(sv[1]);
+  Fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  SpawnOptions spawn;
+  spawn.argv = {options_.server_binary, "--control_fd=3", "--state_dir=" + state_dir_,
+                "--python=" + options_.python_executable,
+                options_.python_zygote ? "--python_zygote" : "--nopython_zygote"};
+  if (!options_.cgroup_parent.empty()) {
+    spawn.argv.push_back("--cgroup_parent=" + options_.cgroup_parent);
+  }
+  // Symbols resolved once in the server, not lazily (and page by page) in every fork.
+  spawn.env = std::vector<std::string>{"LD_BIND_NOW=1"};
+  spawn.stdin_fd = devnull.get();
+  spawn.stdout_fd = devnull.get();
+  spawn.extra_fds = {{theirs.get(), 3}};
+  absl::StatusOr<pid_t> pid = Spawn(spawn);
+  if (!pid.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot start the sandbox server ", options_.server_binary, ": ", pid.status().message()));
+  }
+  theirs.reset();
+  server_pid_ = *pid;
+  control_fd_ = ours.release();
+  ++generation_;
+
+  pollfd p{control_fd_, POLLIN, 0};
+  int rc = ::poll(&p, 1, kServerStartTimeoutMs);
+  absl::StatusOr<ReceivedMessage> hello =
+      rc > 0 ? ReceiveMessage(control_fd_) : absl::DeadlineExceededError("no hello");
+  if (!hello.ok() || hello->eof || !info_.ParseFromString(hello->data)) {
+    Shutdown();
+    return absl::FailedPreconditionError(
+        "the sandbox server exited during start-up (see its message above)");
+  }
+  if (!info_.error().empty()) {
+    std::string error = info_.error();
+    Shutdown();
+    return absl::FailedPreconditionError(absl::StrCat("sandbox server: ", error));
+  }
+  return absl::OkStatus();
+}
+
+void ForkServerSandbox::Shutdown() {
+  if (control_fd_ >= 0) ::close(control_fd_);
+  control_fd_ = -1;
+  if (server_pid_ > 0) {
+    // Closing the socket asks the server to stop; it gets a moment before SIGKILL.
+    for (int i = 0; i < 200; ++i) {
+      if (::waitpid(server_pid_, nullptr, WNOHANG) == server_pid_) {
+        server_pid_ = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (server_pid_ > 0) {
+      ::kill(server_pid_, SIGKILL);
+      ::waitpid(server_pid_, nullptr, 0);
+    }
+  }
+  server_pid_ = -1;
+  if (!state_dir_.empty()) RemoveTree(state_dir_).IgnoreError();
+  state_dir_.clear();
+}
+
+absl::Status ForkServerSandbox::Restart(uint64_t seen_generation) {
+  absl::MutexLock lock(&mu_);
+  if (generation_ != seen_generation) return absl::OkStatus();
+  CRUCIBLE_LOG(Warning) << "sandbox: server " << server_pid_ << " is gone; starting a new one";
+  Shutdown();
+  return Launch();
+}
+
+pid_t ForkServerSandbox::server_pid() const {
+  absl::MutexLock lock(&mu_);
+  return server_pid_;
+}
+
+std::pair<uid_t, gid_t> ForkServerSandbox::OutsideIds(int slot) const {
+  if (::geteuid() != 0) return {::geteuid(), ::getegid()};
+  return {options_.uid_base + static_cast<uid_t>(slot), options_.uid_base + static_cast<gid_t>(slot)};
+}
+
+absl::StatusOr<SandboxOutput> ForkServerSandbox::Run(const v1::SandboxLimits& limits,
+                                                     const SandboxCommand& command) {
+  CRUCIBLE_ASSIGN_OR_RETURN(Fd in, MakeInputFd(command.stdin_data));
+  CRUCIBLE_ASSIGN_OR_RETURN(Fd out, MakeMemfd("stdout"));
+  CRUCIBLE_ASSIGN_OR_RETURN(Fd err, MakeMemfd("stderr"));
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoToStatus(errno, "pipe");
+  Fd result_read(pipe_fds[0]), result_write(pipe_fds[1]);
+
+  v1::SandboxRequest request;
+  request.set_run_id(next_run_id_.fetch_add(1));
+  request.set_slot(command.slot);
+  request.set_pin_cpu(command.pin_cpu);
+  for (const std::string& arg : command.argv) request.add_argv(arg);
+  request.set_work_dir(command.work_dir);
+  request.set_work_dir_writable(command.work_dir_writable);
+  request.set_python_action(command.python_action);
+  request.set_python_script(command.python_script);
+  *request.mutable_limits() = limits;
+  auto [uid, gid] = OutsideIds(command.slot);
+  request.set_outside_uid(uid);
+  request.set_outside_gid(gid);
+  std::string bytes;
+  request.SerializeToString(&bytes);
+
+  uint64_t generation = 0;
+  absl::Status sent;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int control_fd;
+    {
+      absl::MutexLock lock(&mu_);
+      control_fd = control_fd_;
+      generation = generation_;
+    }
+    sent = control_fd < 0 ? absl::UnavailableError("no sandbox server")
+                          : SendMessage(control_fd, bytes,
+                                        {in.get(), out.get(), err.get(), result_write.get()});
+    if (sent.ok()) break;
+    CRUCIBLE_RETURN_IF_ERROR(Restart(generation));
+  }
+  if (!sent.ok()) return absl::UnavailableError(absl::StrCat("sandbox server: ", sent.message()));
+  result_write.reset();
+  in.reset();
+
+  absl::StatusOr<std::string> result_bytes =
+      ReadResult(result_read.get(), limits.wall_time_ms() + kResultGraceMs);
+  SandboxOutput output;
+  if (!result_bytes.ok() || result_bytes->empty() ||
+      !output.result.ParseFromString(*result_bytes)) {
+    // The server (or the run's monitor) died. A dead server is replaced for later runs.
+    {
+      absl::MutexLock lock(&mu_);
+      if (server_pid_ > 0 && ::waitpid(server_pid_, nullptr, WNOHANG) == server_pid_) {
+        server_pid_ = -1;
+      }
+    }
+    if (server_pid() < 0) Restart(generation).IgnoreError();
+    return absl::UnavailableError(
+        result_bytes.ok() ? "the sandbox server died during the run"
+                          : std::string(result_bytes.status().message()));
+  }
+  if (!output.result.error().empty()) {
+    return absl::InternalError(absl::StrCat("sandbox: ", output.result.error()));
+  }
+  CRUCIBLE_ASSIGN_OR_RETURN(output.stdout_data,
+                            ReadMemfd(out.get(), SIZE_MAX, &output.stdout_bytes));
+  CRUCIBLE_ASSIGN_OR_RETURN(output.stderr_data,
+                            ReadMemfd(err.get(), command.max_stderr_bytes, &output.stderr_bytes));
+  return output;
+}
+
+}  // namespace crucible::sandbox
