@@ -298,7 +298,13 @@ v1::TestResult Judge::RunCheckerProgram(const CompiledProgram& checker, const v1
   if (!out.ok()) return fail(out.status().message());
   const v1::SandboxResult& r = out->result;
   std::string message = Truncate(out->stderr_data.empty() ? out->stdout_data : out->stderr_data, 512);
-  // testlib's exit codes: 0 accepted, 1 wrong answer, 2 presentation error.
+  // testlib's exit codes: 0 accepted, 1 wrong answer, 2 presentation error. A Python
+  // checker that dies of an exception also exits 1; its traceback marks it as broken.
+  const bool crashed = !PythonExceptionName(out->stderr_data).empty() &&
+                       PythonExceptionName(out->stderr_data) != "SystemExit";
+  if (crashed) {
+    return fail(absl::StrCat("checker raised ", PythonExceptionName(out->stderr_data), ": ", message));
+  }
   if (r.term_signal() == 0 && r.exit_code() == 0) {
     result.set_verdict(v1::OK);
   } else if (r.term_signal() == 0 && (r.exit_code() == 1 || r.exit_code() == 2)) {

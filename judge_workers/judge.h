@@ -56,6 +56,7 @@ class Judge {
                                        absl::Time deadline = absl::InfiniteFuture());
 
   const LanguageRegistry& languages() const { return languages_; }
+  const std::string& work_root() const { return config_.work_root; }
   const sandbox::Sandbox& sandbox() const { return *sandbox_; }
 
  private:

@@ -51,6 +51,7 @@ class Cgroups {
   CgroupMode mode() const { return mode_; }
   const std::string& detail() const { return detail_; }
   absl::string_view mode_name() const;
+  const std::vector<std::string>& parent_dirs() const { return parents_; }
 
   absl::StatusOr<RunCgroup> CreateRun(const std::string& name, int64_t memory_bytes,
                                       int64_t max_pids) const;

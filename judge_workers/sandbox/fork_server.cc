@@ -326,10 +326,11 @@ void ResetSignals(bool keep_dispositions) {
           CloseFd(listener);
           continue;
         }
-        absl::StatusOr<SeccompNotice> notice = ServeOneNotification(listener);
+        absl::StatusOr<SeccompNotice> notice = ReceiveNotification(listener);
         if (!notice.ok()) continue;
         // The first refusal is reported, unless a later one kills the sandbox: then that
-        // one is the cause of death and is reported instead.
+        // one is the cause of death and is reported instead. A killing refusal kills
+        // before it answers, so the program never runs past the call.
         if (report.blocked_nr < 0) report.blocked_nr = notice->syscall_nr;
         if (!report.seccomp_killed &&
             RefusalFor(notice->syscall_nr, notice->arg0) == Refusal::kKill) {
@@ -337,6 +338,7 @@ void ResetSignals(bool keep_dispositions) {
           report.seccomp_killed = 1;
           ::kill(-1, SIGKILL);
         }
+        RefuseNotification(listener, *notice).IgnoreError();
       }
     }
   }
@@ -634,6 +636,7 @@ int RunForkServer(const ForkServerOptions& options) {
 
   info.set_cgroup_mode(std::string(host.cgroups.mode_name()));
   info.set_cgroup_detail(host.cgroups.detail());
+  for (const std::string& dir : host.cgroups.parent_dirs()) info.add_cgroup_dirs(dir);
   info.set_seccomp_notify(host.seccomp_notify);
   info.set_proc_mount(host.proc_mount);
   if (absl::Status s = BuildSkeleton(host.root_dir); !s.ok()) {

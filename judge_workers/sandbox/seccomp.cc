@@ -142,30 +142,37 @@ bool ProbeSeccompNotify() {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-absl::StatusOr<SeccompNotice> ServeOneNotification(int listener_fd) {
+absl::StatusOr<SeccompNotice> ReceiveNotification(int listener_fd) {
   seccomp_notif* req = nullptr;
   seccomp_notif_resp* resp = nullptr;
   int rc = seccomp_notify_alloc(&req, &resp);
   if (rc != 0) return ErrnoToStatus(-rc, "seccomp_notify_alloc");
   SeccompNotice notice;
-  absl::Status status;
   rc = seccomp_notify_receive(listener_fd, req);
-  if (rc != 0) {
-    status = ErrnoToStatus(-rc, "seccomp_notify_receive");
-  } else {
+  if (rc == 0) {
+    notice.id = req->id;
     notice.syscall_nr = req->data.nr;
     notice.arg0 = req->data.args[0];
-    resp->id = req->id;
-    resp->val = 0;
-    resp->error = -EPERM;
-    resp->flags = 0;
-    rc = seccomp_notify_respond(listener_fd, resp);
-    // ENOENT: the thread died or was interrupted; the attempt still happened.
-    if (rc != 0 && rc != -ENOENT) status = ErrnoToStatus(-rc, "seccomp_notify_respond");
   }
   seccomp_notify_free(req, resp);
-  if (!status.ok()) return status;
+  if (rc != 0) return ErrnoToStatus(-rc, "seccomp_notify_receive");
   return notice;
+}
+
+absl::Status RefuseNotification(int listener_fd, const SeccompNotice& notice) {
+  seccomp_notif* req = nullptr;
+  seccomp_notif_resp* resp = nullptr;
+  int rc = seccomp_notify_alloc(&req, &resp);
+  if (rc != 0) return ErrnoToStatus(-rc, "seccomp_notify_alloc");
+  resp->id = notice.id;
+  resp->val = 0;
+  resp->error = -EPERM;
+  resp->flags = 0;
+  rc = seccomp_notify_respond(listener_fd, resp);
+  seccomp_notify_free(req, resp);
+  // ENOENT: the thread died or was interrupted; the attempt still happened.
+  if (rc != 0 && rc != -ENOENT) return ErrnoToStatus(-rc, "seccomp_notify_respond");
+  return absl::OkStatus();
 }
 
 }  // namespace crucible::sandbox

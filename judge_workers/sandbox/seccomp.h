@@ -48,15 +48,18 @@ std::string SyscallName(int syscall_nr);
 // Whether user notification works here (kernel >= 5.0, not forbidden by an outer policy).
 bool ProbeSeccompNotify();
 
-// One pending notification, answered by the init of the sandbox.
+// One pending notification, read by the init of the sandbox.
 struct SeccompNotice {
+  uint64_t id = 0;
   int syscall_nr = -1;
   unsigned long long arg0 = 0;
 };
 
-// Receives one notification from `listener_fd`, answers it with EPERM, and returns what
-// was attempted. NotFound when the notification vanished (its thread died).
-absl::StatusOr<SeccompNotice> ServeOneNotification(int listener_fd);
+// Receives one notification from `listener_fd`.
+absl::StatusOr<SeccompNotice> ReceiveNotification(int listener_fd);
+// Lets the waiting call fail with EPERM. A notice whose thread has died meanwhile is
+// not an error.
+absl::Status RefuseNotification(int listener_fd, const SeccompNotice& notice);
 
 }  // namespace crucible::sandbox
 

@@ -1,0 +1,3 @@
+// The compiler reads an endless device.
+#include "/dev/zero"
+int main() {}

@@ -1,0 +1,4 @@
+int main() {
+  volatile unsigned long x = 0;
+  while (true) x = x + 1;
+}
