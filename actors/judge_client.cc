@@ -365,6 +365,8 @@ void JudgeClient::OnResponse(Endpoint* endpoint, v1::JudgeResponse response) {
     pending_.erase(p);
     ++stats_.delivered;
   }
+  // The endpoint has room for another request.
+  cv_.notify_all();
   Deliver(ready);
 }
 
