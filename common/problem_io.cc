@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -271,7 +273,9 @@ absl::StatusOr<std::vector<v1::Problem>> ParseProblemsJsonl(absl::string_view te
   }
   if (!first_error.ok()) {
     // A single object pretty-printed over several lines is a valid problem file too.
-    if (problems.empty()) {
+    const bool several_lines =
+        absl::string_view(text).find('\n') < absl::StripTrailingAsciiWhitespace(text).size();
+    if (problems.empty() && several_lines) {
       json whole = json::parse(text.begin(), text.end(), nullptr, false);
       if (!whole.is_discarded() && whole.is_object()) {
         problems.clear();

@@ -228,6 +228,8 @@ JudgeServiceImpl::JudgeServiceImpl(::crucible::Judge* judge, JudgeServiceOptions
       .Register(*metrics_)
       .Add({})
       .Set(options_.workers);
+  // Series without labels are exported from the start, at zero.
+  sandbox_errors_.Add({});
   for (int slot = 0; slot < options_.workers; ++slot) {
     workers_.emplace_back([this, slot] { WorkerLoop(slot); });
   }
