@@ -41,7 +41,8 @@ ABSL_FLAG(int64_t, max_processes, 64, "processes and threads per run");
 ABSL_FLAG(std::string, python, "", "system Python interpreter (default: the one built against)");
 ABSL_FLAG(bool, python_zygote, true, "serve Python runs from a pre-initialised interpreter");
 ABSL_FLAG(std::string, cgroup_parent, "", "a delegated cgroup v2 directory to use");
-ABSL_FLAG(int, sandbox_uid_base, 61000, "slot n runs as uid base+n when the judge is root");
+ABSL_FLAG(int64_t, sandbox_uid_base, 1000000000,
+          "first uid of the blocks sandboxes take when the judge runs as root");
 
 namespace {
 

@@ -107,11 +107,14 @@ def _run(path):
 )PY";
 
 // Modules contest programs commonly import; importing them once in the zygote makes
-// them free in every run.
+// them free in every run. Not threading or random (nor modules importing them): their
+// at-fork hooks would run in every fork and, touching shared pages, cost each run some
+// 150 copy-on-write faults; programs that use them import them themselves.
 constexpr char kPreimport[] =
-    "import math, collections, itertools, functools, heapq, bisect, re, string, random, "
-    "fractions, decimal, array, operator, copy, typing, statistics, io, threading, time, "
-    "json, enum, dataclasses, cmath, queue, abc, numbers\n"
+    "import math, collections, itertools, functools, heapq, bisect, re, string, fractions, "
+    "decimal, array, operator, copy, typing, io, time, json, enum, cmath, abc, numbers\n"
+    "import sys\n"
+    "assert 'threading' not in sys.modules and 'random' not in sys.modules\n"
     // Every object alive now moves to the permanent generation: the collector never
     // walks them in a fork, so their pages stay shared instead of being copied.
     "import gc\n"

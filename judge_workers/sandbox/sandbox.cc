@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -147,6 +148,7 @@ absl::StatusOr<std::unique_ptr<ForkServerSandbox>> ForkServerSandbox::Start(
   if (resolved.state_parent.empty()) resolved.state_parent = TempRoot();
   RemoveStaleStateDirs(resolved.state_parent);
   std::unique_ptr<ForkServerSandbox> sandbox(new ForkServerSandbox(std::move(resolved)));
+  CRUCIBLE_RETURN_IF_ERROR(sandbox->AcquireUidBlock());
   absl::MutexLock lock(&sandbox->mu_);
   CRUCIBLE_RETURN_IF_ERROR(sandbox->Launch());
   const v1::SandboxServerInfo& info = sandbox->info_;
@@ -163,8 +165,11 @@ absl::StatusOr<std::unique_ptr<ForkServerSandbox>> ForkServerSandbox::Start(
 }
 
 ForkServerSandbox::~ForkServerSandbox() {
-  absl::MutexLock lock(&mu_);
-  Shutdown();
+  {
+    absl::MutexLock lock(&mu_);
+    Shutdown();
+  }
+  if (block_lock_fd_ >= 0) ::close(block_lock_fd_);
 }
 
 absl::Status ForkServerSandbox::Launch() {
@@ -252,7 +257,32 @@ pid_t ForkServerSandbox::server_pid() const {
 
 std::pair<uid_t, gid_t> ForkServerSandbox::OutsideIds(int slot) const {
   if (::geteuid() != 0) return {::geteuid(), ::getegid()};
-  return {options_.uid_base + static_cast<uid_t>(slot), options_.uid_base + static_cast<gid_t>(slot)};
+  const uid_t id = block_start_ + static_cast<uid_t>(slot % kUidBlock);
+  return {id, static_cast<gid_t>(id)};
+}
+
+absl::Status ForkServerSandbox::AcquireUidBlock() {
+  if (::geteuid() != 0) return absl::OkStatus();  // unprivileged: the judge's own uid
+  std::string dir = options_.uid_lock_dir;
+  if (dir.empty()) {
+    dir = "/run/crucible";
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) dir = TempRoot();
+  }
+  constexpr int kBlocks = 4096;
+  for (int block = 0; block < kBlocks; ++block) {
+    const uid_t start = options_.uid_base + static_cast<uid_t>(block * kUidBlock);
+    std::string path = absl::StrCat(dir, "/crucible-uids-", start, ".lock");
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", path));
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      block_start_ = start;
+      block_lock_fd_ = fd;
+      return absl::OkStatus();
+    }
+    ::close(fd);
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("every block of sandbox uids from ",
+                                                   options_.uid_base, " is taken"));
 }
 
 absl::StatusOr<SandboxOutput> ForkServerSandbox::Run(const v1::SandboxLimits& limits,

@@ -59,7 +59,12 @@ struct SandboxOptions {
   std::string python_executable;    // default: the interpreter found at build time
   bool python_zygote = true;
   std::string cgroup_parent;        // optional delegated cgroup v2 directory
-  uid_t uid_base = 61000;           // slot n runs as uid_base + n when the judge is root
+  // When the judge is root, every sandbox server takes a block of kUidBlock unprivileged
+  // uids of its own, the first free one from uid_base on (a lock file per block, released
+  // when the process ends), and slot n runs as the block's n-th uid. Two judges on one
+  // host never share a uid, so process limits and leak checks stay per judge.
+  uid_t uid_base = 1'000'000'000;
+  std::string uid_lock_dir;         // default: /run/crucible, else $TMPDIR
   std::string state_parent;         // default: $TMPDIR or /tmp
 };
 
@@ -73,6 +78,10 @@ class ForkServerSandbox : public Sandbox {
   std::pair<uid_t, gid_t> OutsideIds(int slot) const override;
   const v1::SandboxServerInfo& info() const override { return info_; }
 
+  static constexpr int kUidBlock = 256;
+  // The first uid of this sandbox's block (its slot 0).
+  uid_t first_uid() const { return OutsideIds(0).first; }
+
   // The server's pid, for tests that kill it.
   pid_t server_pid() const;
   // Replaces a dead server; called by Run when the server cannot be reached.
@@ -83,8 +92,12 @@ class ForkServerSandbox : public Sandbox {
   absl::Status Launch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Shutdown() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  absl::Status AcquireUidBlock();
+
   const SandboxOptions options_;
   v1::SandboxServerInfo info_;
+  uid_t block_start_ = 0;
+  int block_lock_fd_ = -1;
   std::atomic<uint64_t> next_run_id_{1};
   mutable absl::Mutex mu_;
   int control_fd_ ABSL_GUARDED_BY(mu_) = -1;

@@ -67,7 +67,9 @@ SandboxOutput RunPython(const std::string& source, bool zygote = true,
 void RequireNothingLeft() {
   auto sandbox = SharedSandbox();
   auto [uid, gid] = sandbox->OutsideIds(0);
-  if (::geteuid() == 0) CHECK(crucible::testing::ProcessesWithUids(uid, 64).empty());
+  if (::geteuid() == 0) {
+    CHECK(crucible::testing::ProcessesWithUids(uid, ForkServerSandbox::kUidBlock).empty());
+  }
   CHECK(crucible::testing::LeftoverCgroups(*sandbox).empty());
 }
 
