@@ -27,8 +27,12 @@ struct Judge::CompiledProgram {
   bool compile_ok = false;
   std::string compile_output;
   int64_t compile_time_ms = 0;
-  // Set when the compile step could not run at all (SE); such an entry is not kept.
-  std::string sandbox_error;
+  // Python under the zygote: the compile check happens in the first test run instead of
+  // a run of its own. Until a run has told, the outcome is unknown.
+  bool check_deferred = false;
+  std::mutex deferred_mu;
+  enum class Deferred { kUnknown, kCompiles, kError } deferred = Deferred::kUnknown;
+  std::string deferred_output;
 };
 
 // LRU cache of compiled programs keyed by (language, source). Concurrent requests for
@@ -186,8 +190,9 @@ v1::SandboxLimits Judge::RunLimits(const v1::Problem& problem, const Language& l
 
 absl::StatusOr<std::shared_ptr<Judge::CompiledProgram>> Judge::Compile(const Language& language,
                                                                        const std::string& source,
-                                                                       int slot) {
-  const std::string key = ProgramKey(language.name, source);
+                                                                       int slot, bool as_checker) {
+  // Checkers are exec'd with arguments, so their check cannot ride on a zygote run.
+  const std::string key = absl::StrCat(as_checker ? "checker:" : "", ProgramKey(language.name, source));
   auto [entry, must_compile] = cache_->Lookup(key);
   if (!must_compile) {
     std::unique_lock<std::mutex> lock(entry->mu);
@@ -210,18 +215,26 @@ absl::StatusOr<std::shared_ptr<Judge::CompiledProgram>> Judge::Compile(const Lan
     auto [uid, gid] = sandbox_->OutsideIds(slot);
     if (::chown(dir.c_str(), uid, gid) != 0) status = ErrnoToStatus(errno, "chown");
   }
-  if (status.ok() && !language.compiled()) {
+  const bool defer = language.compile_action == v1::RunRequest::PYTHON_CHECK &&
+                     language.run_action == v1::RunRequest::PYTHON_RUN &&
+                     sandbox_->info().python_zygote() && !as_checker;
+  if (status.ok() && (!language.compiled() || defer)) {
     program->compile_ok = true;
+    program->check_deferred = defer;
   } else if (status.ok()) {
+    sandbox::SessionOptions session;
+    session.work_dir = dir;
+    session.work_dir_writable = language.compile_writes_work_dir;
+    session.slot = slot;
+    // A compiler is a pipeline of processes (cc1plus | as, then ld): let it use every CPU.
+    session.pin_cpu = false;
+    session.limits = language.compile_limits;
     sandbox::SandboxCommand cmd;
     cmd.argv = language.compile_argv;
-    cmd.work_dir = dir;
-    cmd.work_dir_writable = language.compile_writes_work_dir;
-    cmd.python_action = language.compile_action;
+    cmd.action = language.compile_action;
     cmd.python_script = "/work/" + language.source_file;
-    cmd.slot = slot;
     cmd.max_stderr_bytes = 64 << 10;
-    absl::StatusOr<sandbox::SandboxOutput> out = sandbox_->Run(language.compile_limits, cmd);
+    absl::StatusOr<sandbox::SandboxOutput> out = sandbox_->RunOnce(session, cmd);
     if (!out.ok()) {
       status = out.status();
     } else {
@@ -288,13 +301,14 @@ v1::TestResult Judge::RunCheckerProgram(const CompiledProgram& checker, const v1
   for (const char* arg : {"/work/input.txt", "/work/output.txt", "/work/answer.txt"}) {
     cmd.argv.push_back(arg);
   }
-  cmd.work_dir = dir->path();
-  cmd.python_action = v1::SandboxRequest::EXEC;  // the zygote runs scripts without arguments
-  cmd.slot = slot;
-  v1::SandboxLimits limits = RunLimits(problem, *language);
-  limits.set_cpu_time_ms(std::max<int64_t>(limits.cpu_time_ms(), 5000));
-  limits.set_wall_time_ms(2 * limits.cpu_time_ms());
-  absl::StatusOr<sandbox::SandboxOutput> out = sandbox_->Run(limits, cmd);
+  cmd.action = v1::RunRequest::EXEC;  // the zygote runs scripts without arguments
+  sandbox::SessionOptions session;
+  session.work_dir = dir->path();
+  session.slot = slot;
+  session.limits = RunLimits(problem, *language);
+  session.limits.set_cpu_time_ms(std::max<int64_t>(session.limits.cpu_time_ms(), 5000));
+  session.limits.set_wall_time_ms(2 * session.limits.cpu_time_ms());
+  absl::StatusOr<sandbox::SandboxOutput> out = sandbox_->RunOnce(session, cmd);
   if (!out.ok()) return fail(out.status().message());
   const v1::SandboxResult& r = out->result;
   std::string message = Truncate(out->stderr_data.empty() ? out->stdout_data : out->stderr_data, 512);
@@ -335,14 +349,25 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
   };
 
   absl::StatusOr<std::shared_ptr<CompiledProgram>> compiled =
-      Compile(language, program.source(), slot);
+      Compile(language, program.source(), slot, /*as_checker=*/false);
   if (!compiled.ok()) return system_error(compiled.status().message());
   verdict.set_compile_time_ms((*compiled)->compile_time_ms);
-  if (!(*compiled)->compile_ok) {
+  auto compile_error = [&](const std::string& output) {
     verdict.set_verdict(v1::CE);
-    verdict.set_compile_output(Truncate((*compiled)->compile_output, 64 << 10));
+    verdict.set_compile_output(Truncate(output, 64 << 10));
     verdict.set_reward(RewardFor(v1::CE, options.rewards()));
+    verdict.clear_tests();
     return verdict;
+  };
+  if (!(*compiled)->compile_ok) return compile_error((*compiled)->compile_output);
+  CompiledProgram& program_state = **compiled;
+  bool check_pending = false;
+  if (program_state.check_deferred) {
+    std::lock_guard<std::mutex> lock(program_state.deferred_mu);
+    if (program_state.deferred == CompiledProgram::Deferred::kError) {
+      return compile_error(program_state.deferred_output);
+    }
+    check_pending = program_state.deferred == CompiledProgram::Deferred::kUnknown;
   }
 
   std::unique_ptr<Checker> builtin = MakeBuiltinChecker(problem.checker());
@@ -355,7 +380,7 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
                                                      problem.checker().language(), "\""));
     }
     absl::StatusOr<std::shared_ptr<CompiledProgram>> c =
-        Compile(*checker_language, problem.checker().source(), slot);
+        Compile(*checker_language, problem.checker().source(), slot, /*as_checker=*/true);
     if (!c.ok()) return system_error(c.status().message());
     if (!(*c)->compile_ok) {
       return system_error(absl::StrCat("the problem's checker does not compile: ",
@@ -386,6 +411,12 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
   const v1::SandboxLimits limits = RunLimits(problem, language);
   const RunBounds bounds{limits.cpu_time_ms(), limits.memory_bytes(), limits.max_file_bytes()};
 
+  // One session for all tests: each test is a fresh process in the same sandbox.
+  sandbox::SessionOptions session_options;
+  session_options.work_dir = (*compiled)->dir;
+  session_options.slot = slot;
+  session_options.limits = limits;
+  std::unique_ptr<sandbox::SandboxSession> session;
   int passed = 0;
   for (size_t i = 0; i < tests.size(); ++i) {
     if (absl::Now() > deadline) {
@@ -395,14 +426,35 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
     const v1::TestCase& test = *tests[i].test;
     sandbox::SandboxCommand cmd;
     cmd.argv = language.run_argv;
-    cmd.work_dir = (*compiled)->dir;
-    cmd.python_action = language.run_action;
+    cmd.action = language.run_action;
     cmd.python_script = "/work/" + language.source_file;
-    cmd.slot = slot;
     cmd.stdin_data = test.input();
     cmd.max_stderr_bytes = std::max<size_t>(returned, 4096);
-    absl::StatusOr<sandbox::SandboxOutput> out = sandbox_->Run(limits, cmd);
+    cmd.report_compile_error = check_pending;
+    absl::StatusOr<sandbox::SandboxOutput> out;
+    if (session == nullptr) {
+      absl::StatusOr<std::unique_ptr<sandbox::SandboxSession>> opened =
+          sandbox_->OpenSession(session_options);
+      if (opened.ok()) {
+        session = *std::move(opened);
+      } else {
+        out = opened.status();
+      }
+    }
+    if (session != nullptr) out = session->Run(cmd);
+    // A failed sandbox is not reused; the next test gets a new one.
+    if (!out.ok()) session.reset();
     v1::TestResult result;
+    if (out.ok() && check_pending) {
+      check_pending = false;
+      std::lock_guard<std::mutex> lock(program_state.deferred_mu);
+      if (out->result.compile_error()) {
+        program_state.deferred = CompiledProgram::Deferred::kError;
+        program_state.deferred_output = out->stderr_data;
+        return compile_error(out->stderr_data);
+      }
+      program_state.deferred = CompiledProgram::Deferred::kCompiles;
+    }
     if (!out.ok()) {
       result.set_verdict(v1::SE);
       result.set_subtype(std::string(out.status().message()));

@@ -67,7 +67,8 @@ class Judge {
 
   // The compiled form of a program, compiling it on first use.
   absl::StatusOr<std::shared_ptr<CompiledProgram>> Compile(const Language& language,
-                                                           const std::string& source, int slot);
+                                                           const std::string& source, int slot,
+                                                           bool as_checker);
   v1::SandboxLimits RunLimits(const v1::Problem& problem, const Language& language) const;
   // Runs the problem's checker program on one test.
   v1::TestResult RunCheckerProgram(const CompiledProgram& checker, const v1::TestCase& test,

@@ -47,10 +47,10 @@ LanguageRegistry LanguageRegistry::Default(const std::string& python_executable,
     python.name = "python3";
     python.source_file = "main.py";
     python.compile_argv = {python_executable, "-c", sandbox::kPythonCheckScript, "/work/main.py"};
-    python.compile_action = v1::SandboxRequest::PYTHON_CHECK;
+    python.compile_action = v1::RunRequest::PYTHON_CHECK;
     python.compile_limits = CompileLimits(/*cpu_ms=*/5000, /*memory_mib=*/512);
     python.run_argv = {python_executable, "/work/main.py"};
-    python.run_action = v1::SandboxRequest::PYTHON_RUN;
+    python.run_action = v1::RunRequest::PYTHON_RUN;
     registry.Register(std::move(python));
   } else {
     CRUCIBLE_LOG(Warning) << "language python3 unavailable: " << python_executable

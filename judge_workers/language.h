@@ -20,11 +20,11 @@ struct Language {
   std::string source_file;  // "main.py", placed in /work
   // Empty: no compile step.
   std::vector<std::string> compile_argv;
-  v1::SandboxRequest::PythonAction compile_action = v1::SandboxRequest::EXEC;
+  v1::RunRequest::Action compile_action = v1::RunRequest::EXEC;
   v1::SandboxLimits compile_limits;
   bool compile_writes_work_dir = false;  // the compiler leaves its output in /work
   std::vector<std::string> run_argv;
-  v1::SandboxRequest::PythonAction run_action = v1::SandboxRequest::EXEC;
+  v1::RunRequest::Action run_action = v1::RunRequest::EXEC;
   // Multiplies a problem's time limit for this language.
   double time_limit_factor = 1.0;
 

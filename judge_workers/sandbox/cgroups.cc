@@ -47,27 +47,6 @@ absl::Status WriteCgroupFile(const std::string& path, const std::string& value) 
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-int64_t ReadInt(const std::string& path, int64_t fallback) {
-  std::string text;
-  int64_t value = 0;
-  if (!ReadSmallFile(path, &text) || !absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &value)) {
-    return fallback;
-  }
-  return value;
-}
-
-// Reads "key value" lines (memory.events, memory.oom_control).
-int64_t ReadKeyedValue(const std::string& path, absl::string_view key) {
-  std::string text;
-  if (!ReadSmallFile(path, &text)) return 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    std::vector<absl::string_view> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    int64_t value = 0;
-    if (parts.size() == 2 && parts[0] == key && absl::SimpleAtoi(parts[1], &value)) return value;
-  }
-  return 0;
-}
-
 struct Mount {
   std::string point;
   std::string fstype;
@@ -194,16 +173,61 @@ absl::Status RunCgroup::AddProcess(pid_t pid) const {
   return absl::OkStatus();
 }
 
-CgroupStats RunCgroup::ReadStats() const {
-  CgroupStats stats;
-  if (mode_ == CgroupMode::kV2) {
-    stats.peak_memory_bytes = ReadInt(dirs_[0] + "/memory.peak", -1);
-    stats.oom_kills = ReadKeyedValue(dirs_[0] + "/memory.events", "oom_kill");
-  } else if (mode_ == CgroupMode::kV1) {
-    stats.peak_memory_bytes = ReadInt(dirs_[0] + "/memory.max_usage_in_bytes", -1);
-    stats.oom_kills = ReadKeyedValue(dirs_[0] + "/memory.oom_control", "oom_kill");
+absl::StatusOr<CgroupStatFds> RunCgroup::OpenStatFds() const {
+  CgroupStatFds fds;
+  fds.mode = mode_;
+  if (mode_ == CgroupMode::kNone) return fds;
+  const bool v2 = mode_ == CgroupMode::kV2;
+  std::string peak = dirs_[0] + (v2 ? "/memory.peak" : "/memory.max_usage_in_bytes");
+  std::string events = dirs_[0] + (v2 ? "/memory.events" : "/memory.oom_control");
+  fds.peak_fd = ::open(peak.c_str(), O_RDWR | O_CLOEXEC);
+  if (fds.peak_fd < 0) fds.peak_fd = ::open(peak.c_str(), O_RDONLY | O_CLOEXEC);
+  fds.events_fd = ::open(events.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fds.events_fd < 0) {
+    int err = errno;
+    if (fds.peak_fd >= 0) ::close(fds.peak_fd);
+    return ErrnoToStatus(err, absl::StrCat("open ", events));
   }
+  return fds;
+}
+
+namespace {
+
+int64_t PreadInt(int fd, int64_t fallback) {
+  char buf[64];
+  ssize_t n = fd < 0 ? -1 : ::pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return fallback;
+  buf[n] = '\0';
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::string_view(buf, n)), &value)) return fallback;
+  return value;
+}
+
+int64_t PreadKeyedValue(int fd, absl::string_view key) {
+  char buf[1024];
+  ssize_t n = fd < 0 ? -1 : ::pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return 0;
+  for (absl::string_view line : absl::StrSplit(absl::string_view(buf, n), '\n')) {
+    std::vector<absl::string_view> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    int64_t value = 0;
+    if (parts.size() == 2 && parts[0] == key && absl::SimpleAtoi(parts[1], &value)) return value;
+  }
+  return 0;
+}
+
+}  // namespace
+
+CgroupStats ReadStats(const CgroupStatFds& fds) {
+  CgroupStats stats;
+  if (fds.mode == CgroupMode::kNone) return stats;
+  stats.peak_memory_bytes = PreadInt(fds.peak_fd, -1);
+  stats.oom_kills = PreadKeyedValue(fds.events_fd, "oom_kill");
   return stats;
+}
+
+bool ResetPeak(const CgroupStatFds& fds) {
+  if (fds.peak_fd < 0) return false;
+  return ::pwrite(fds.peak_fd, "0", 1, 0) == 1;
 }
 
 absl::Status RunCgroup::Remove() const {

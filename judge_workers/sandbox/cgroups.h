@@ -25,13 +25,25 @@ struct CgroupStats {
   int64_t oom_kills = 0;
 };
 
+// Descriptors on a run group's statistics, opened by the server and handed to the
+// session's init, which can no longer see the cgroup file system after pivoting.
+struct CgroupStatFds {
+  CgroupMode mode = CgroupMode::kNone;
+  int peak_fd = -1;    // v1 memory.max_usage_in_bytes, v2 memory.peak
+  int events_fd = -1;  // v1 memory.oom_control, v2 memory.events
+};
+
+CgroupStats ReadStats(const CgroupStatFds& fds);
+// Restarts the peak from the current usage; false where the kernel cannot (v2 before 6.12).
+bool ResetPeak(const CgroupStatFds& fds);
+
 class RunCgroup {
  public:
   RunCgroup() = default;
   RunCgroup(CgroupMode mode, std::vector<std::string> dirs) : mode_(mode), dirs_(std::move(dirs)) {}
 
   absl::Status AddProcess(pid_t pid) const;
-  CgroupStats ReadStats() const;
+  absl::StatusOr<CgroupStatFds> OpenStatFds() const;
   // Removes the group; its processes must already be gone. Retries briefly while the
   // kernel finishes tearing them down.
   absl::Status Remove() const;

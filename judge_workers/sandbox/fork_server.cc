@@ -4,8 +4,9 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -42,10 +43,6 @@ namespace {
 constexpr const char* kEnvironment[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp",
                                         "LANG=C.UTF-8", "TMPDIR=/tmp", "PWD=/work", nullptr};
 
-// Time the monitor allows the init beyond the run's wall-clock limit for building the
-// sandbox and tearing it down, before it kills the init itself.
-constexpr int64_t kBackstopMs = 10'000;
-
 struct HostSupport {
   Cgroups cgroups;
   SeccompProgram seccomp;
@@ -55,26 +52,32 @@ struct HostSupport {
   std::string root_dir;  // the skeleton each sandbox's root is built on
 };
 
-// What the init tells the monitor; plain data through a pipe.
-struct InitReport {
-  char error[480];  // non-empty: the sandbox could not be set up
-  int32_t child_started;
-  int32_t exit_code;
-  int32_t term_signal;
-  int32_t wall_timeout;
-  int32_t blocked_nr;  // -1: nothing was refused
-  int32_t seccomp_killed;
-  int64_t cpu_us;
-  int64_t wall_us;
-  int64_t maxrss_kib;
-};
-
-struct RunFds {
+struct StdioFds {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
-  int result_fd = -1;
 };
+
+int64_t NowUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+int64_t CpuUs(const rusage& u) {
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1'000'000LL + u.ru_utime.tv_usec +
+         u.ru_stime.tv_usec;
+}
+
+void CloseFd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+void CloseFrom(int first) {
+  if (::syscall(SYS_close_range, first, ~0U, 0) == 0) return;
+  for (int fd = first; fd < 4096; ++fd) ::close(fd);
+}
 
 // The CPUs this server may use, read once at start-up.
 std::vector<int>& AllowedCpus() {
@@ -91,8 +94,8 @@ void ReadAllowedCpus() {
   }
 }
 
-// Keeping a run on one CPU gives steadier timings and spares every copy-on-write fault a
-// TLB-shootdown interrupt to the CPU the process last ran on.
+// Keeping a sandbox on one CPU gives steadier timings and spares every copy-on-write
+// fault a TLB-shootdown interrupt to the CPU the process last ran on.
 void PinToSlotCpu(int slot) {
   const std::vector<int>& cpus = AllowedCpus();
   if (cpus.empty()) return;
@@ -102,36 +105,20 @@ void PinToSlotCpu(int slot) {
   ::sched_setaffinity(0, sizeof(set), &set);
 }
 
-int64_t NowUs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+void SendResult(int fd, const v1::SandboxResult& result) {
+  std::string bytes;
+  result.SerializeToString(&bytes);
+  SendMessage(fd, bytes, {}).IgnoreError();
 }
 
-void CloseFd(int& fd) {
-  if (fd >= 0) ::close(fd);
-  fd = -1;
-}
-
-void CloseStdio(RunFds& fds) {
-  CloseFd(fds.stdin_fd);
-  CloseFd(fds.stdout_fd);
-  CloseFd(fds.stderr_fd);
-}
-
-void CopyError(const absl::Status& status, char* out, size_t size) {
-  std::string text(status.message());
-  if (text.empty()) text = status.ToString();
-  std::snprintf(out, size, "%s", text.c_str());
-}
-
-void CloseFrom(int first) {
-  if (::syscall(SYS_close_range, first, ~0U, 0) == 0) return;
-  for (int fd = first; fd < 4096; ++fd) ::close(fd);
+void SendError(int fd, absl::string_view message) {
+  v1::SandboxResult result;
+  result.set_error(std::string(message));
+  SendResult(fd, result);
 }
 
 // ----------------------------------------------------------------------------------------
-// The program (pid 2 inside). Everything before exec runs our code; any failure is
+// The program (pid > 1 inside). Everything before exec runs our code; any failure is
 // reported to the init as "E<message>" and is the sandbox's failure, not the program's.
 
 [[noreturn]] void ChildFail(int channel, const absl::Status& status) {
@@ -175,8 +162,11 @@ void ResetSignals(bool keep_dispositions) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-[[noreturn]] void ChildMain(const v1::SandboxRequest& request, const HostSupport& host,
-                            int channel, const RunFds& fds) {
+// Runs in a copy of the init (a Python run) or, for an exec'd program, in a vfork-style
+// child sharing the init's memory until execve: the path to execve allocates nothing.
+[[noreturn]] void ChildMain(const v1::SessionRequest& session, const v1::RunRequest& run,
+                            const HostSupport& host, int channel, const StdioFds& fds,
+                            char* const* exec_argv) {
   if (::dup2(fds.stdin_fd, STDIN_FILENO) < 0 || ::dup2(fds.stdout_fd, STDOUT_FILENO) < 0 ||
       ::dup2(fds.stderr_fd, STDERR_FILENO) < 0) {
     ChildFail(channel, ErrnoToStatus(errno, "dup2 stdio"));
@@ -188,11 +178,11 @@ void ResetSignals(bool keep_dispositions) {
   if (::chdir("/work") != 0) ChildFail(channel, ErrnoToStatus(errno, "chdir /work"));
   ::setsid();
   if (absl::Status s = DropPrivileges(); !s.ok()) ChildFail(channel, s);
-  if (absl::Status s = ApplyRlimits(request.limits(), host.cgroups.mode() != CgroupMode::kNone);
+  if (absl::Status s = ApplyRlimits(session.limits(), host.cgroups.mode() != CgroupMode::kNone);
       !s.ok()) {
     ChildFail(channel, s);
   }
-  const bool python = host.python_zygote && request.python_action() != v1::SandboxRequest::EXEC;
+  const bool python = host.python_zygote && run.action() != v1::RunRequest::EXEC;
   // The zygote keeps the dispositions python3 sets up for itself (SIGPIPE and SIGXFSZ
   // ignored); an exec'd program starts from the defaults.
   ResetSignals(/*keep_dispositions=*/python);
@@ -205,86 +195,219 @@ void ResetSignals(bool keep_dispositions) {
     ChildFail(channel, s);
   }
   if (python) {
-    ::close(channel);
-    RunPythonAndExit(request.python_action() == v1::SandboxRequest::PYTHON_CHECK,
-                     request.python_script());
+    const bool report = run.action() == v1::RunRequest::PYTHON_RUN && run.report_compile_error();
+    if (!report) ::close(channel);
+    RunPythonAndExit(run.action() == v1::RunRequest::PYTHON_CHECK, run.python_script(),
+                     report ? channel : -1);
   }
-  std::vector<char*> argv;
-  for (const std::string& arg : request.argv()) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  ::execve(argv[0], argv.data(), const_cast<char* const*>(kEnvironment));
-  ChildFail(channel, ErrnoToStatus(errno, absl::StrCat("execve ", request.argv(0))));
+  ::execve(exec_argv[0], exec_argv, const_cast<char* const*>(kEnvironment));
+  ChildFail(channel, ErrnoToStatus(errno, absl::StrCat("execve ", run.argv(0))));
+}
+
+// Arguments of the vfork-style child, on the init's stack.
+struct ExecChildArgs {
+  const v1::SessionRequest* session;
+  const v1::RunRequest* run;
+  const HostSupport* host;
+  int channel;
+  StdioFds fds;
+  char* const* argv;
+  int close_fds[4];
+};
+
+int ExecChildEntry(void* raw) {
+  auto* a = static_cast<ExecChildArgs*>(raw);
+  for (int fd : a->close_fds) {
+    if (fd >= 0) ::close(fd);
+  }
+  ChildMain(*a->session, *a->run, *a->host, a->channel, a->fds, a->argv);
 }
 
 // ----------------------------------------------------------------------------------------
-// The init (pid 1 inside).
+// The init (pid 1 inside): one per session.
 
-[[noreturn]] void InitMain(const v1::SandboxRequest& request, const HostSupport& host,
-                           int go_fd, int report_fd, RunFds fds) {
-  InitReport report{};
-  report.blocked_nr = -1;
-  auto finish = [&]() {
-    ssize_t unused = ::write(report_fd, &report, sizeof(report));
-    (void)unused;
-    ::_exit(0);
-  };
-  auto setup_failed = [&](const absl::Status& status) {
-    CopyError(status, report.error, sizeof(report.error));
-    finish();
-  };
+class Init {
+ public:
+  Init(const v1::SessionRequest& session, const HostSupport& host, int session_fd,
+       CgroupStatFds stats)
+      : session_(session), host_(host), session_fd_(session_fd), stats_(stats) {}
+
+  [[noreturn]] void Main(int go_fd);
+
+ private:
+  v1::SandboxResult Run(const v1::RunRequest& run, StdioFds fds);
+  absl::Status FreshScratch();
+  void KillAndReapEverything();
+
+  const v1::SessionRequest& session_;
+  const HostSupport& host_;
+  const int session_fd_;
+  const CgroupStatFds stats_;
+  int sigfd_ = -1;
+  int64_t children_cpu_us_ = 0;  // CPU of every process reaped so far
+};
+
+absl::Status Init::FreshScratch() {
+  const std::string options =
+      absl::StrCat("size=", session_.limits().tmp_bytes(), ",mode=1777,nr_inodes=4096");
+  for (const char* dir : {"/tmp", "/dev/shm"}) {
+    if (::umount2(dir, MNT_DETACH) != 0) return ErrnoToStatus(errno, absl::StrCat("umount ", dir));
+    if (::mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+      return ErrnoToStatus(errno, absl::StrCat("mount tmpfs on ", dir));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Init::KillAndReapEverything() {
+  // Everything but the init itself.
+  ::kill(-1, SIGKILL);
+  while (true) {
+    pid_t pid = ::waitpid(-1, nullptr, 0);
+    if (pid > 0 || (pid < 0 && errno == EINTR)) continue;
+    break;
+  }
+  signalfd_siginfo info;
+  while (::read(sigfd_, &info, sizeof(info)) > 0) {
+  }
+}
+
+void Init::Main(int go_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   char go = 0;
   if (::read(go_fd, &go, 1) != 1 || go != 'G') ::_exit(1);
   ::close(go_fd);
-
-  if (absl::Status s = SetSandboxHostname(); !s.ok()) setup_failed(s);
+  auto fatal = [&](const absl::Status& status) {
+    SendError(session_fd_, absl::StrCat("sandbox setup failed: ", status.message()));
+    ::_exit(1);
+  };
+  if (absl::Status s = SetSandboxHostname(); !s.ok()) fatal(s);
   MountPlan plan;
-  plan.skeleton = host.root_dir;
-  plan.work_dir = request.work_dir();
-  plan.work_dir_writable = request.work_dir_writable();
-  plan.tmp_bytes = request.limits().tmp_bytes() > 0 ? request.limits().tmp_bytes() : 16 << 20;
-  plan.mount_proc = host.proc_mount;
-  if (absl::Status s = EnterSandboxRoot(plan); !s.ok()) setup_failed(s);
+  plan.skeleton = host_.root_dir;
+  plan.work_dir = session_.work_dir();
+  plan.work_dir_writable = session_.work_dir_writable();
+  plan.tmp_bytes = session_.limits().tmp_bytes();
+  plan.mount_proc = host_.proc_mount;
+  if (absl::Status s = EnterSandboxRoot(plan); !s.ok()) fatal(s);
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
-  int channel[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
-    setup_failed(ErrnoToStatus(errno, "socketpair"));
-  }
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
-  int sigfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (sigfd < 0) setup_failed(ErrnoToStatus(errno, "signalfd"));
+  sigfd_ = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd_ < 0) fatal(ErrnoToStatus(errno, "signalfd"));
 
-  const int64_t start_us = NowUs();
-  pid_t child = ::fork();
-  if (child == 0) {
+  bool first = true;
+  while (true) {
+    absl::StatusOr<ReceivedMessage> msg = ReceiveMessage(session_fd_);
+    if (!msg.ok() || msg->eof) ::_exit(0);
+    v1::RunRequest run;
+    if (msg->fds.size() != 3 || !run.ParseFromString(msg->data)) {
+      for (int fd : msg->fds) ::close(fd);
+      SendError(session_fd_, "malformed run request");
+      continue;
+    }
+    StdioFds fds{msg->fds[0], msg->fds[1], msg->fds[2]};
+    absl::Status scratch = first ? absl::OkStatus() : FreshScratch();
+    first = false;
+    if (!scratch.ok()) {
+      SendError(session_fd_, scratch.message());
+      ::_exit(1);
+    }
+    v1::SandboxResult result = Run(run, fds);
+    ::close(fds.stdin_fd);
+    ::close(fds.stdout_fd);
+    ::close(fds.stderr_fd);
+    SendResult(session_fd_, result);
+  }
+}
+
+v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
+  v1::SandboxResult result;
+  const int64_t oom_before = ReadStats(stats_).oom_kills;
+  const bool peak_reset = ResetPeak(stats_);
+  int channel[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
+    result.set_error(absl::StrCat("socketpair: ", std::strerror(errno)));
+    return result;
+  }
+  std::vector<char*> argv;
+  for (const std::string& arg : run.argv()) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const bool python = host_.python_zygote && run.action() != v1::RunRequest::EXEC;
+  if (!python && argv.size() < 2) {
     ::close(channel[0]);
-    ::close(report_fd);
-    ::close(sigfd);
-    ChildMain(request, host, channel[1], fds);
+    ::close(channel[1]);
+    result.set_error("empty argv");
+    return result;
+  }
+  const int64_t start_us = NowUs();
+  // Every run gets a new IPC namespace: nothing a program leaves in System V IPC reaches
+  // the next run.
+  long child;
+  if (python) {
+    // A copy of the init's pristine zygote image, which the run then uses.
+    child = ::syscall(SYS_clone, static_cast<unsigned long>(CLONE_NEWIPC | SIGCHLD), nullptr,
+                      nullptr, nullptr, 0);
+    if (child == 0) {
+      ::close(channel[0]);
+      ::close(session_fd_);
+      ::close(sigfd_);
+      if (stats_.peak_fd >= 0) ::close(stats_.peak_fd);
+      if (stats_.events_fd >= 0) ::close(stats_.events_fd);
+      ChildMain(session_, run, host_, channel[1], fds, nullptr);
+    }
+  } else {
+    // An exec'd program needs no copy of the init's (zygote-sized) memory: the child
+    // shares it until execve, and the init waits until then.
+    static char stack[256 << 10] alignas(16);
+    ExecChildArgs args{&session_, &run, &host_, channel[1], fds, argv.data(),
+                       {channel[0], session_fd_, sigfd_, -1}};
+    child = ::clone(ExecChildEntry, stack + sizeof(stack),
+                    CLONE_VM | CLONE_VFORK | CLONE_NEWIPC | SIGCHLD, &args);
   }
   ::close(channel[1]);
-  CloseStdio(fds);
-  if (child < 0) setup_failed(ErrnoToStatus(errno, "fork"));
-  report.child_started = 1;
+  if (child < 0) {
+    ::close(channel[0]);
+    result.set_error(absl::StrCat("clone: ", std::strerror(errno)));
+    return result;
+  }
 
-  int64_t deadline_us = start_us + request.limits().wall_time_ms() * 1000;
+  int64_t deadline_us = start_us + session_.limits().wall_time_ms() * 1000;
   int channel_fd = channel[0];
   int listener = -1;
+  int blocked_nr = -1;
   bool child_done = false;
+  int64_t child_maxrss_kib = 0;
+  std::string setup_error;
+  // Messages from the program's side before it runs anything of its own: "N" with the
+  // seccomp listener, "E<why>" when setting up failed, "C" for a compile error.
+  auto read_channel = [&]() {
+    absl::StatusOr<ReceivedMessage> msg = ReceiveMessage(channel_fd);
+    if (!msg.ok() || msg->eof) {
+      CloseFd(channel_fd);
+      return;
+    }
+    if (!msg->data.empty() && msg->data[0] == 'N' && !msg->fds.empty() && listener < 0) {
+      listener = msg->fds.front();
+      msg->fds.erase(msg->fds.begin());
+    } else if (!msg->data.empty() && msg->data[0] == 'E') {
+      setup_error = msg->data.substr(1);
+    } else if (msg->data == "C") {
+      result.set_compile_error(true);
+    }
+    for (int fd : msg->fds) ::close(fd);
+  };
   while (!child_done) {
     pollfd pfds[3];
     int n = 0;
-    pfds[n++] = {sigfd, POLLIN, 0};
+    pfds[n++] = {sigfd_, POLLIN, 0};
     if (channel_fd >= 0) pfds[n++] = {channel_fd, POLLIN, 0};
     if (listener >= 0) pfds[n++] = {listener, POLLIN, 0};
     int timeout_ms = -1;
     if (deadline_us > 0) {
       int64_t left = deadline_us - NowUs();
       if (left <= 0) {
-        report.wall_timeout = 1;
+        result.set_wall_timeout(true);
         ::kill(-1, SIGKILL);
         deadline_us = 0;
         continue;
@@ -292,12 +415,15 @@ void ResetSignals(bool keep_dispositions) {
       timeout_ms = static_cast<int>(std::min<int64_t>((left + 999) / 1000, 1 << 30));
     }
     int rc = ::poll(pfds, n, timeout_ms);
-    if (rc < 0 && errno != EINTR) setup_failed(ErrnoToStatus(errno, "poll"));
+    if (rc < 0 && errno != EINTR) {
+      setup_error = absl::StrCat("poll: ", std::strerror(errno));
+      ::kill(-1, SIGKILL);
+    }
     for (int i = 0; i < n && rc > 0; ++i) {
       if (pfds[i].revents == 0) continue;
-      if (pfds[i].fd == sigfd) {
+      if (pfds[i].fd == sigfd_) {
         signalfd_siginfo info;
-        while (::read(sigfd, &info, sizeof(info)) > 0) {
+        while (::read(sigfd_, &info, sizeof(info)) > 0) {
         }
         int status = 0;
         rusage usage;
@@ -305,22 +431,12 @@ void ResetSignals(bool keep_dispositions) {
         while ((pid = ::wait4(-1, &status, WNOHANG, &usage)) > 0) {
           if (pid != child) continue;  // an orphan reparented to us
           child_done = true;
-          if (WIFEXITED(status)) report.exit_code = WEXITSTATUS(status);
-          if (WIFSIGNALED(status)) report.term_signal = WTERMSIG(status);
+          child_maxrss_kib = usage.ru_maxrss;
+          if (WIFEXITED(status)) result.set_exit_code(WEXITSTATUS(status));
+          if (WIFSIGNALED(status)) result.set_term_signal(WTERMSIG(status));
         }
       } else if (pfds[i].fd == channel_fd) {
-        absl::StatusOr<ReceivedMessage> msg = ReceiveMessage(channel_fd);
-        if (!msg.ok() || msg->eof) {
-          CloseFd(channel_fd);
-          continue;
-        }
-        if (!msg->data.empty() && msg->data[0] == 'N' && !msg->fds.empty() && listener < 0) {
-          listener = msg->fds.front();
-          msg->fds.erase(msg->fds.begin());
-        } else if (!msg->data.empty() && msg->data[0] == 'E') {
-          std::snprintf(report.error, sizeof(report.error), "%s", msg->data.c_str() + 1);
-        }
-        for (int fd : msg->fds) ::close(fd);
+        read_channel();
       } else if (pfds[i].fd == listener) {
         if (pfds[i].revents & (POLLHUP | POLLERR)) {
           CloseFd(listener);
@@ -331,42 +447,52 @@ void ResetSignals(bool keep_dispositions) {
         // The first refusal is reported, unless a later one kills the sandbox: then that
         // one is the cause of death and is reported instead. A killing refusal kills
         // before it answers, so the program never runs past the call.
-        if (report.blocked_nr < 0) report.blocked_nr = notice->syscall_nr;
-        if (!report.seccomp_killed &&
+        if (blocked_nr < 0) blocked_nr = notice->syscall_nr;
+        if (!result.seccomp_killed() &&
             RefusalFor(notice->syscall_nr, notice->arg0) == Refusal::kKill) {
-          report.blocked_nr = notice->syscall_nr;
-          report.seccomp_killed = 1;
+          blocked_nr = notice->syscall_nr;
+          result.set_seccomp_killed(true);
           ::kill(-1, SIGKILL);
         }
         RefuseNotification(listener, *notice).IgnoreError();
       }
     }
   }
-  // The program is gone; nothing it started may outlive it.
-  ::kill(-1, SIGKILL);
-  while (true) {
-    pid_t pid = ::waitpid(-1, nullptr, 0);
-    if (pid > 0 || (pid < 0 && errno == EINTR)) continue;
-    break;
+  // Whatever the program's side said before it exited is still queued.
+  while (channel_fd >= 0) {
+    pollfd p{channel_fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) break;
+    read_channel();
   }
-  report.wall_us = NowUs() - start_us;
-  rusage usage;
-  ::getrusage(RUSAGE_CHILDREN, &usage);
-  report.cpu_us = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1'000'000LL +
-                  usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
-  report.maxrss_kib = usage.ru_maxrss;
-  finish();
+  // The program is gone; nothing it started may outlive it or reach the next run.
+  KillAndReapEverything();
+  CloseFd(channel_fd);
+  CloseFd(listener);
+  result.set_wall_time_us(NowUs() - start_us);
+  rusage children;
+  ::getrusage(RUSAGE_CHILDREN, &children);
+  result.set_cpu_time_us(CpuUs(children) - children_cpu_us_);
+  children_cpu_us_ = CpuUs(children);
+  if (!setup_error.empty()) {
+    result.set_error(absl::StrCat("sandbox setup failed: ", setup_error));
+    return result;
+  }
+  const CgroupStats stats = ReadStats(stats_);
+  result.set_oom_killed(stats.oom_kills > oom_before);
+  if (peak_reset && stats.peak_memory_bytes >= 0) {
+    result.set_peak_memory_bytes(stats.peak_memory_bytes);
+    result.set_memory_from_cgroup(true);
+  } else {
+    result.set_peak_memory_bytes(child_maxrss_kib * 1024);
+  }
+  if (blocked_nr >= 0) result.set_blocked_syscall(SyscallName(blocked_nr));
+  return result;
 }
 
 // ----------------------------------------------------------------------------------------
-// The server side of a run: everything the monitor of the diagram does happens in the
-// server's event loop, so a run costs one clone of the server rather than a fork and a
-// clone (on small VMs every page a new process touches is a ~10 us fault).
+// The server.
 
-absl::Status ValidateRequest(const v1::SandboxRequest& request) {
-  if (request.argv_size() == 0 && request.python_action() == v1::SandboxRequest::EXEC) {
-    return absl::InvalidArgumentError("empty argv");
-  }
+absl::Status ValidateSession(const v1::SessionRequest& request) {
   if (request.work_dir().empty() || request.work_dir()[0] != '/') {
     return absl::InvalidArgumentError("work_dir must be an absolute path");
   }
@@ -375,26 +501,12 @@ absl::Status ValidateRequest(const v1::SandboxRequest& request) {
   }
   const v1::SandboxLimits& l = request.limits();
   if (l.cpu_time_ms() <= 0 || l.wall_time_ms() <= 0 || l.memory_bytes() <= 0 ||
-      l.max_processes() <= 0 || l.max_file_bytes() <= 0 || l.max_open_files() <= 0) {
+      l.max_processes() <= 0 || l.max_file_bytes() <= 0 || l.max_open_files() <= 0 ||
+      l.tmp_bytes() <= 0) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
   return absl::OkStatus();
 }
-
-void SendResult(int result_fd, const v1::SandboxResult& result) {
-  std::string bytes;
-  result.SerializeToString(&bytes);
-  WriteAll(result_fd, bytes).IgnoreError();
-}
-
-struct ActiveRun {
-  uint64_t run_id = 0;
-  int report_fd = -1;
-  int result_fd = -1;
-  RunCgroup cgroup;
-  int64_t backstop_us = 0;
-  bool backstop_fired = false;
-};
 
 class Server {
  public:
@@ -404,67 +516,56 @@ class Server {
   void Loop();
 
  private:
-  void StartRun(v1::SandboxRequest request, RunFds fds);
-  void FinishRun(pid_t init, ActiveRun& run);
+  void StartSession(const v1::SessionRequest& request, int session_fd);
   void ReapInits();
-  int NextTimeoutMs() const;
-  void FireBackstops();
 
   const ForkServerOptions& options_;
   HostSupport& host_;
   const int sigfd_;
-  std::map<pid_t, ActiveRun> runs_;
+  std::map<pid_t, RunCgroup> inits_;
   bool running_ = true;
 };
 
-void Server::StartRun(v1::SandboxRequest request, RunFds fds) {
-  v1::SandboxResult failure;
-  failure.set_run_id(request.run_id());
+void Server::StartSession(const v1::SessionRequest& request, int session_fd) {
   auto fail = [&](const absl::Status& status) {
-    failure.set_error(std::string(status.message()));
-    SendResult(fds.result_fd, failure);
-    CloseStdio(fds);
-    CloseFd(fds.result_fd);
+    SendError(session_fd, status.message());
+    ::close(session_fd);
   };
-  if (absl::Status s = ValidateRequest(request); !s.ok()) return fail(s);
+  if (absl::Status s = ValidateSession(request); !s.ok()) return fail(s);
   absl::StatusOr<RunCgroup> cgroup =
-      host_.cgroups.CreateRun(absl::StrCat("run-", request.run_id()),
+      host_.cgroups.CreateRun(absl::StrCat("session-", request.session_id()),
                               request.limits().memory_bytes(), request.limits().max_processes());
   if (!cgroup.ok()) return fail(cgroup.status());
-  int go[2], report[2];
-  if (::pipe2(go, O_CLOEXEC) != 0) {
+  absl::StatusOr<CgroupStatFds> stats = cgroup->OpenStatFds();
+  int go[2];
+  if (!stats.ok() || ::pipe2(go, O_CLOEXEC) != 0) {
+    absl::Status status = stats.ok() ? ErrnoToStatus(errno, "pipe") : stats.status();
     cgroup->Remove().IgnoreError();
-    return fail(ErrnoToStatus(errno, "pipe"));
-  }
-  if (::pipe2(report, O_CLOEXEC) != 0) {
-    ::close(go[0]);
-    ::close(go[1]);
-    cgroup->Remove().IgnoreError();
-    return fail(ErrnoToStatus(errno, "pipe"));
+    return fail(status);
   }
   PythonBeforeFork();
   absl::StatusOr<pid_t> init = CloneIntoNamespaces(SandboxCloneFlags());
   if (init.ok() && *init == 0) {
-    // The init keeps only its own descriptors, at known numbers; every other run's
+    // The init keeps only its own descriptors, at known numbers; other sessions'
     // descriptors and the server's sockets stay behind.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (request.pin_cpu()) PinToSlotCpu(request.slot());
-    const int keep[] = {go[0], report[1], fds.stdin_fd, fds.stdout_fd, fds.stderr_fd};
-    int moved[5];
-    for (int i = 0; i < 5; ++i) moved[i] = ::fcntl(keep[i], F_DUPFD_CLOEXEC, 100);
-    for (int i = 0; i < 5; ++i) {
-      if (moved[i] < 0 || ::dup3(moved[i], 3 + i, O_CLOEXEC) < 0) ::_exit(1);
+    const int keep[] = {go[0], session_fd, stats->peak_fd, stats->events_fd};
+    int moved[4];
+    for (int i = 0; i < 4; ++i) moved[i] = keep[i] < 0 ? -1 : ::fcntl(keep[i], F_DUPFD_CLOEXEC, 100);
+    for (int i = 0; i < 4; ++i) {
+      if (moved[i] >= 0 && ::dup3(moved[i], 3 + i, O_CLOEXEC) < 0) ::_exit(1);
     }
-    CloseFrom(8);
-    InitMain(request, host_, 3, 4, RunFds{5, 6, 7, -1});
+    CloseFrom(7);
+    CgroupStatFds inherited{stats->mode, moved[2] >= 0 ? 5 : -1, moved[3] >= 0 ? 6 : -1};
+    Init(request, host_, 4, inherited).Main(3);
   }
   PythonAfterForkInParent();
   ::close(go[0]);
-  ::close(report[1]);
-  CloseStdio(fds);
+  if (stats->peak_fd >= 0) ::close(stats->peak_fd);
+  if (stats->events_fd >= 0) ::close(stats->events_fd);
   if (!init.ok()) {
     ::close(go[1]);
-    ::close(report[0]);
     cgroup->Remove().IgnoreError();
     return fail(init.status());
   }
@@ -472,96 +573,32 @@ void Server::StartRun(v1::SandboxRequest request, RunFds fds) {
   if (setup.ok()) setup = cgroup->AddProcess(*init);
   if (setup.ok() && ::write(go[1], "G", 1) != 1) setup = ErrnoToStatus(errno, "start the init");
   ::close(go[1]);
-  ActiveRun run;
-  run.run_id = request.run_id();
-  run.report_fd = report[0];
-  run.result_fd = fds.result_fd;
-  run.cgroup = *std::move(cgroup);
-  run.backstop_us = NowUs() + (request.limits().wall_time_ms() + kBackstopMs) * 1000;
   if (!setup.ok()) {
-    // The init is waiting for "G" and dies when its pipe closes; FinishRun reports.
+    // The init, waiting for "G", dies with its pipe; the judge hears the reason.
     ::kill(*init, SIGKILL);
-    failure.set_error(std::string(setup.message()));
-    SendResult(run.result_fd, failure);
-    CloseFd(run.result_fd);
+    SendError(session_fd, setup.message());
   }
-  runs_.emplace(*init, std::move(run));
-}
-
-void Server::FinishRun(pid_t init, ActiveRun& run) {
-  InitReport report{};
-  ssize_t got = ::read(run.report_fd, &report, sizeof(report));
-  CloseFd(run.report_fd);
-  CgroupStats stats = run.cgroup.ReadStats();
-  if (absl::Status removed = run.cgroup.Remove(); !removed.ok()) {
-    std::fprintf(stderr, "crucible-sandbox: run %llu: %s\n",
-                 static_cast<unsigned long long>(run.run_id),
-                 std::string(removed.message()).c_str());
-  }
-  if (run.result_fd < 0) return;  // already answered
-  v1::SandboxResult result;
-  result.set_run_id(run.run_id);
-  if (got != static_cast<ssize_t>(sizeof(report))) {
-    result.set_error(run.backstop_fired
-                         ? "the sandbox init did not finish within the wall-clock limit "
-                           "plus its backstop"
-                         : "the sandbox init died without reporting");
-  } else if (report.error[0] != '\0') {
-    result.set_error(absl::StrCat("sandbox setup failed: ", report.error));
-  } else {
-    result.set_exit_code(report.exit_code);
-    result.set_term_signal(report.term_signal);
-    result.set_cpu_time_us(report.cpu_us);
-    result.set_wall_time_us(report.wall_us);
-    result.set_wall_timeout(report.wall_timeout != 0);
-    result.set_oom_killed(stats.oom_kills > 0);
-    if (run.cgroup.active() && stats.peak_memory_bytes >= 0) {
-      result.set_peak_memory_bytes(stats.peak_memory_bytes);
-      result.set_memory_from_cgroup(true);
-    } else {
-      result.set_peak_memory_bytes(report.maxrss_kib * 1024);
-    }
-    if (report.blocked_nr >= 0) result.set_blocked_syscall(SyscallName(report.blocked_nr));
-    result.set_seccomp_killed(report.seccomp_killed != 0);
-  }
-  SendResult(run.result_fd, result);
-  CloseFd(run.result_fd);
+  ::close(session_fd);
+  inits_.emplace(*init, *std::move(cgroup));
 }
 
 void Server::ReapInits() {
   pid_t pid;
   while ((pid = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
-    auto it = runs_.find(pid);
-    if (it == runs_.end()) continue;  // a probe's child
-    FinishRun(pid, it->second);
-    runs_.erase(it);
-  }
-}
-
-int Server::NextTimeoutMs() const {
-  if (runs_.empty()) return -1;
-  int64_t earliest = INT64_MAX;
-  for (const auto& [pid, run] : runs_) {
-    if (!run.backstop_fired) earliest = std::min(earliest, run.backstop_us);
-  }
-  if (earliest == INT64_MAX) return -1;
-  return static_cast<int>(std::clamp<int64_t>((earliest - NowUs() + 999) / 1000, 0, 1 << 30));
-}
-
-void Server::FireBackstops() {
-  const int64_t now = NowUs();
-  for (auto& [pid, run] : runs_) {
-    if (!run.backstop_fired && run.backstop_us <= now) {
-      run.backstop_fired = true;
-      ::kill(pid, SIGKILL);  // its PID namespace goes with it
+    auto it = inits_.find(pid);
+    if (it == inits_.end()) continue;  // a probe's child
+    // The init's PID namespace went with it: the group is empty (or about to be).
+    if (absl::Status removed = it->second.Remove(); !removed.ok()) {
+      std::fprintf(stderr, "crucible-sandbox: %s\n", std::string(removed.message()).c_str());
     }
+    inits_.erase(it);
   }
 }
 
 void Server::Loop() {
-  while (running_ || !runs_.empty()) {
+  while (running_ || !inits_.empty()) {
     pollfd pfds[2] = {{running_ ? options_.control_fd : -1, POLLIN, 0}, {sigfd_, POLLIN, 0}};
-    int rc = ::poll(pfds, 2, NextTimeoutMs());
+    int rc = ::poll(pfds, 2, -1);
     if (rc < 0 && errno != EINTR) break;
     if (pfds[1].revents & POLLIN) {
       signalfd_siginfo si;
@@ -570,34 +607,30 @@ void Server::Loop() {
       }
       ReapInits();
     }
-    FireBackstops();
     if (!running_) {
-      // Stopping: runs in flight are abandoned; their result descriptors see EOF.
-      for (auto& [pid, run] : runs_) ::kill(pid, SIGKILL);
+      // Stopping: sessions still open are abandoned; their sockets see EOF.
+      for (auto& [pid, cgroup] : inits_) ::kill(pid, SIGKILL);
       continue;
     }
     if (pfds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       absl::StatusOr<ReceivedMessage> msg = ReceiveMessage(options_.control_fd);
       if (!msg.ok() || msg->eof) {
         running_ = false;
-        for (auto& [pid, run] : runs_) ::kill(pid, SIGKILL);
         continue;
       }
-      v1::SandboxRequest request;
-      if (msg->fds.size() != 4 || !request.ParseFromString(msg->data)) {
-        std::fprintf(stderr, "crucible-sandbox: malformed request (%zu bytes, %zu fds) dropped\n",
+      v1::SessionRequest request;
+      if (msg->fds.size() != 1 || !request.ParseFromString(msg->data)) {
+        std::fprintf(stderr, "crucible-sandbox: malformed session request (%zu bytes, %zu fds)\n",
                      msg->data.size(), msg->fds.size());
         for (int fd : msg->fds) ::close(fd);
         continue;
       }
-      StartRun(std::move(request), RunFds{msg->fds[0], msg->fds[1], msg->fds[2], msg->fds[3]});
+      StartSession(request, msg->fds[0]);
     }
   }
 }
 
 }  // namespace
-
-const char* const* SandboxEnvironment() { return kEnvironment; }
 
 int RunForkServer(const ForkServerOptions& options) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);

@@ -1,19 +1,26 @@
 // The sandbox server (crucible-sandbox): a single-threaded fork server the judge starts
-// once and talks to over a Unix socket. For every request it forks a monitor, which
-// clones the run's init into fresh namespaces; the init builds the file system view and
-// starts the program; the program drops every privilege, sets its limits and seccomp
-// policy and then execs (or, for Python, runs in the fork of the zygote interpreter).
+// once and talks to over a Unix socket. It holds the Python zygote (see python_zygote.h).
 //
-//   server ──fork──> monitor (outside: cgroup, id maps, wall-clock backstop, result)
-//                      └─clone(NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS)─> init (pid 1)
-//                            └─fork─> program (pid 2, uid 1000, no caps, rlimits, seccomp)
+// For every session request it clones an init into fresh namespaces; the init builds the
+// file system view and then serves the session's runs itself, one at a time, each in a
+// fresh fork of the zygote image:
+//
+//   server ──clone(NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS)──> init (pid 1)
+//     (cgroup, id maps)                                  │ per run: fresh /tmp and /dev/shm,
+//                                                        │ peak memory reset
+//                                                        └─clone(NEWIPC)─> program
+//                                                            (uid 1000, no capabilities,
+//                                                             rlimits, seccomp; exec, or
+//                                                             run Python in the fork)
 //
 // The init reaps everything, answers seccomp notifications, enforces the wall-clock
-// limit, and on the program's exit kills whatever is left; its own exit tears the PID
-// namespace down. The monitor then reads the cgroup's peak and OOM count, removes the
-// cgroup, and writes the SandboxResult to the descriptor the judge passed with the
-// request. A program's behaviour is never reported as an error: `error` in the result
-// means the sandbox itself failed.
+// limit, and when the program exits kills whatever it left, so each run starts with an
+// empty PID namespace, a new IPC namespace, empty scratch directories and nothing
+// running. Runs of one session (the tests of one program) share the user, PID, mount,
+// network and UTS namespaces and the cgroup; different sessions share nothing. When the
+// judge closes the session the init exits, its PID namespace collapses, and the server
+// removes the cgroup. A program's behaviour is never reported as an error: `error` in a
+// result means the sandbox itself failed.
 #ifndef CRUCIBLE_JUDGE_WORKERS_SANDBOX_FORK_SERVER_H_
 #define CRUCIBLE_JUDGE_WORKERS_SANDBOX_FORK_SERVER_H_
 
@@ -34,9 +41,6 @@ struct ForkServerOptions {
 // Serves requests until the judge closes the socket or SIGTERM arrives. Returns the
 // process exit status.
 int RunForkServer(const ForkServerOptions& options);
-
-// The environment every sandboxed program sees.
-const char* const* SandboxEnvironment();
 
 }  // namespace crucible::sandbox
 

@@ -11,7 +11,7 @@
 
 namespace crucible::sandbox {
 
-absl::Status SendMessage(int socket_fd, absl::string_view data, const std::vector<int>& fds) {
+absl::Status SendMessage(int socket_fd, absl::string_view data, absl::Span<const int> fds) {
   if (data.size() > kMaxMessageBytes) return absl::InvalidArgumentError("message too large");
   if (fds.size() > kMaxMessageFds) return absl::InvalidArgumentError("too many descriptors");
   char placeholder = 0;

@@ -6,6 +6,7 @@
 
 #include <string>
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,7 +17,8 @@ namespace crucible::sandbox {
 inline constexpr size_t kMaxMessageBytes = 64 << 10;
 inline constexpr size_t kMaxMessageFds = 8;
 
-absl::Status SendMessage(int socket_fd, absl::string_view data, const std::vector<int>& fds);
+// Allocates nothing: safe in a vfork-style child before exec.
+absl::Status SendMessage(int socket_fd, absl::string_view data, absl::Span<const int> fds);
 
 struct ReceivedMessage {
   std::string data;

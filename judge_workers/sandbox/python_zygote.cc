@@ -73,10 +73,10 @@ def _finish(status):
                 status = 120
     return status
 
-def _main(path):
-    return _finish(_run(path))
+def _main(path, compile_error_fd):
+    return _finish(_run(path, compile_error_fd))
 
-def _run(path):
+def _run(path, compile_error_fd):
     sys.modules.pop('_crucible_zygote', None)
     try:
         with open(path, 'rb') as f:
@@ -93,7 +93,17 @@ def _run(path):
     sys.argv[:] = [path]
     sys.path.insert(0, os.path.dirname(path))
     try:
-        exec(compile(source, path, 'exec', dont_inherit=True), main.__dict__)
+        code = compile(source, path, 'exec', dont_inherit=True)
+    except (SyntaxError, ValueError) as e:
+        if compile_error_fd < 0:
+            raise
+        traceback.print_exception(type(e), e, None)
+        os.write(compile_error_fd, b"C")
+        return 1
+    if compile_error_fd >= 0:
+        os.close(compile_error_fd)
+    try:
+        exec(code, main.__dict__)
     except SystemExit as e:
         return _exit_status(e)
     except BaseException as e:
@@ -175,12 +185,14 @@ void PythonAfterForkInParent() {
   if (g_driver != nullptr) PyOS_AfterFork_Parent();
 }
 
-void RunPythonAndExit(bool check_only, const std::string& script_path) {
+void RunPythonAndExit(bool check_only, const std::string& script_path, int compile_error_fd) {
   if (g_driver == nullptr) FatalPythonSetup("not initialised");
   PyOS_AfterFork_Child();
   PyObject* fn = PyObject_GetAttrString(g_driver, check_only ? "_check" : "_main");
   if (fn == nullptr) FatalPythonSetup("driver function missing");
-  PyObject* result = PyObject_CallFunction(fn, "s", script_path.c_str());
+  PyObject* result = check_only
+                         ? PyObject_CallFunction(fn, "s", script_path.c_str())
+                         : PyObject_CallFunction(fn, "si", script_path.c_str(), compile_error_fd);
   int exit_status = 1;
   if (result != nullptr) {
     exit_status = static_cast<int>(PyLong_AsLong(result));

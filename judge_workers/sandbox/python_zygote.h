@@ -26,8 +26,11 @@ void PythonBeforeFork();
 void PythonAfterForkInParent();
 
 // In a sandboxed child: compiles (check_only) or runs the script like `python3 script`
-// would, then finalises the interpreter and exits with the same status python3 would.
-[[noreturn]] void RunPythonAndExit(bool check_only, const std::string& script_path);
+// would, then exits with the status python3 would. With compile_error_fd >= 0, a script
+// that does not compile is reported by writing "C" to that descriptor before exiting;
+// otherwise the descriptor is closed before any of the script runs.
+[[noreturn]] void RunPythonAndExit(bool check_only, const std::string& script_path,
+                                   int compile_error_fd);
 
 // The same compile check for exec'd interpreters (`python3 -c <script> <path>`), used
 // when no zygote is available. Compile errors print as python3 prints a SyntaxError.

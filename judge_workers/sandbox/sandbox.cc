@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -95,28 +96,6 @@ absl::StatusOr<std::string> ReadMemfd(int fd, size_t max_bytes, int64_t* size) {
   }
   out.resize(done);
   return out;
-}
-
-absl::StatusOr<std::string> ReadResult(int fd, int64_t timeout_ms) {
-  std::string out;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  char buf[4096];
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    if (left <= 0) return absl::DeadlineExceededError("no result from the sandbox server");
-    pollfd p{fd, POLLIN, 0};
-    int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
-    if (rc < 0 && errno != EINTR) return ErrnoToStatus(errno, "poll result");
-    if (rc <= 0) continue;
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoToStatus(errno, "read result");
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-  }
 }
 
 // State directories of judges that died without cleaning up.
@@ -285,75 +264,128 @@ absl::Status ForkServerSandbox::AcquireUidBlock() {
                                                    options_.uid_base, " is taken"));
 }
 
-absl::StatusOr<SandboxOutput> ForkServerSandbox::Run(const v1::SandboxLimits& limits,
-                                                     const SandboxCommand& command) {
-  CRUCIBLE_ASSIGN_OR_RETURN(Fd in, MakeInputFd(command.stdin_data));
-  CRUCIBLE_ASSIGN_OR_RETURN(Fd out, MakeMemfd("stdout"));
-  CRUCIBLE_ASSIGN_OR_RETURN(Fd err, MakeMemfd("stderr"));
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoToStatus(errno, "pipe");
-  Fd result_read(pipe_fds[0]), result_write(pipe_fds[1]);
+namespace {
 
-  v1::SandboxRequest request;
-  request.set_run_id(next_run_id_.fetch_add(1));
-  request.set_slot(command.slot);
-  request.set_pin_cpu(command.pin_cpu);
-  for (const std::string& arg : command.argv) request.add_argv(arg);
-  request.set_work_dir(command.work_dir);
-  request.set_work_dir_writable(command.work_dir_writable);
-  request.set_python_action(command.python_action);
-  request.set_python_script(command.python_script);
-  *request.mutable_limits() = limits;
-  auto [uid, gid] = OutsideIds(command.slot);
+class ForkServerSession : public SandboxSession {
+ public:
+  ForkServerSession(int fd, SessionOptions options, std::function<void()> on_lost)
+      : fd_(fd), options_(std::move(options)), on_lost_(std::move(on_lost)) {}
+  ~ForkServerSession() override { fd_.reset(); }
+
+  absl::StatusOr<SandboxOutput> Run(const SandboxCommand& command) override {
+    if (fd_.get() < 0) return absl::UnavailableError("the sandbox session is closed");
+    CRUCIBLE_ASSIGN_OR_RETURN(Fd in, MakeInputFd(command.stdin_data));
+    CRUCIBLE_ASSIGN_OR_RETURN(Fd out, MakeMemfd("stdout"));
+    CRUCIBLE_ASSIGN_OR_RETURN(Fd err, MakeMemfd("stderr"));
+    v1::RunRequest request;
+    for (const std::string& arg : command.argv) request.add_argv(arg);
+    request.set_action(command.action);
+    request.set_python_script(command.python_script);
+    request.set_report_compile_error(command.report_compile_error);
+    std::string bytes;
+    request.SerializeToString(&bytes);
+    if (absl::Status sent = SendMessage(fd_.get(), bytes, {in.get(), out.get(), err.get()}); !sent.ok()) {
+      return Lost(absl::StrCat("the sandbox session is gone: ", sent.message()));
+    }
+    in.reset();
+    absl::StatusOr<ReceivedMessage> reply =
+        ReceiveWithin(fd_.get(), options_.limits.wall_time_ms() + kResultGraceMs);
+    SandboxOutput output;
+    if (!reply.ok() || reply->eof || !output.result.ParseFromString(reply->data)) {
+      return Lost(reply.ok() ? "the sandbox session ended unexpectedly"
+                             : std::string(reply.status().message()));
+    }
+    if (!output.result.error().empty()) {
+      return absl::InternalError(absl::StrCat("sandbox: ", output.result.error()));
+    }
+    CRUCIBLE_ASSIGN_OR_RETURN(output.stdout_data,
+                              ReadMemfd(out.get(), SIZE_MAX, &output.stdout_bytes));
+    CRUCIBLE_ASSIGN_OR_RETURN(output.stderr_data,
+                              ReadMemfd(err.get(), command.max_stderr_bytes, &output.stderr_bytes));
+    return output;
+  }
+
+ private:
+  absl::Status Lost(absl::string_view why) {
+    fd_.reset();
+    if (on_lost_) on_lost_();
+    return absl::UnavailableError(std::string(why));
+  }
+
+  static absl::StatusOr<ReceivedMessage> ReceiveWithin(int fd, int64_t timeout_ms) {
+    pollfd p{fd, POLLIN, 0};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0) return absl::DeadlineExceededError("no result from the sandbox");
+      int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+      if (rc < 0 && errno != EINTR) return ErrnoToStatus(errno, "poll");
+      if (rc > 0) return ReceiveMessage(fd);
+    }
+  }
+
+  Fd fd_;
+  const SessionOptions options_;
+  std::function<void()> on_lost_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SandboxSession>> ForkServerSandbox::OpenSession(
+    const SessionOptions& options) {
+  v1::SessionRequest request;
+  request.set_session_id(next_session_id_.fetch_add(1));
+  request.set_slot(options.slot);
+  request.set_work_dir(options.work_dir);
+  request.set_work_dir_writable(options.work_dir_writable);
+  *request.mutable_limits() = options.limits;
+  auto [uid, gid] = OutsideIds(options.slot);
   request.set_outside_uid(uid);
   request.set_outside_gid(gid);
+  request.set_pin_cpu(options.pin_cpu);
   std::string bytes;
   request.SerializeToString(&bytes);
 
-  uint64_t generation = 0;
-  absl::Status sent;
   for (int attempt = 0; attempt < 2; ++attempt) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      return ErrnoToStatus(errno, "socketpair");
+    }
+    Fd ours(sv[0]), theirs(sv[1]);
     int control_fd;
+    uint64_t generation;
     {
       absl::MutexLock lock(&mu_);
       control_fd = control_fd_;
       generation = generation_;
     }
-    sent = control_fd < 0 ? absl::UnavailableError("no sandbox server")
-                          : SendMessage(control_fd, bytes,
-                                        {in.get(), out.get(), err.get(), result_write.get()});
-    if (sent.ok()) break;
+    absl::Status sent = control_fd < 0 ? absl::UnavailableError("no sandbox server")
+                                       : SendMessage(control_fd, bytes, {theirs.get()});
+    if (sent.ok()) {
+      return std::unique_ptr<SandboxSession>(new ForkServerSession(
+          ours.release(), options, [this, generation] {
+            // A session that broke may mean the server died: replace it for later ones.
+            bool dead = false;
+            {
+              absl::MutexLock lock(&mu_);
+              dead = generation_ == generation && server_pid_ > 0 &&
+                     ::waitpid(server_pid_, nullptr, WNOHANG) == server_pid_;
+              if (dead) server_pid_ = -1;
+            }
+            if (dead) Restart(generation).IgnoreError();
+          }));
+    }
     CRUCIBLE_RETURN_IF_ERROR(Restart(generation));
   }
-  if (!sent.ok()) return absl::UnavailableError(absl::StrCat("sandbox server: ", sent.message()));
-  result_write.reset();
-  in.reset();
+  return absl::UnavailableError("the sandbox server cannot be reached");
+}
 
-  absl::StatusOr<std::string> result_bytes =
-      ReadResult(result_read.get(), limits.wall_time_ms() + kResultGraceMs);
-  SandboxOutput output;
-  if (!result_bytes.ok() || result_bytes->empty() ||
-      !output.result.ParseFromString(*result_bytes)) {
-    // The server (or the run's monitor) died. A dead server is replaced for later runs.
-    {
-      absl::MutexLock lock(&mu_);
-      if (server_pid_ > 0 && ::waitpid(server_pid_, nullptr, WNOHANG) == server_pid_) {
-        server_pid_ = -1;
-      }
-    }
-    if (server_pid() < 0) Restart(generation).IgnoreError();
-    return absl::UnavailableError(
-        result_bytes.ok() ? "the sandbox server died during the run"
-                          : std::string(result_bytes.status().message()));
-  }
-  if (!output.result.error().empty()) {
-    return absl::InternalError(absl::StrCat("sandbox: ", output.result.error()));
-  }
-  CRUCIBLE_ASSIGN_OR_RETURN(output.stdout_data,
-                            ReadMemfd(out.get(), SIZE_MAX, &output.stdout_bytes));
-  CRUCIBLE_ASSIGN_OR_RETURN(output.stderr_data,
-                            ReadMemfd(err.get(), command.max_stderr_bytes, &output.stderr_bytes));
-  return output;
+absl::StatusOr<SandboxOutput> Sandbox::RunOnce(const SessionOptions& options,
+                                               const SandboxCommand& command) {
+  CRUCIBLE_ASSIGN_OR_RETURN(std::unique_ptr<SandboxSession> session, OpenSession(options));
+  return session->Run(command);
 }
 
 }  // namespace crucible::sandbox

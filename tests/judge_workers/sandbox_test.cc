@@ -36,14 +36,20 @@ class WorkDir {
   ScopedTempDir dir_;
 };
 
+SessionOptions Session(const std::string& dir, const v1::SandboxLimits& limits = TestLimits()) {
+  SessionOptions options;
+  options.work_dir = dir;
+  options.limits = limits;
+  return options;
+}
+
 SandboxOutput RunShell(const std::string& script, const v1::SandboxLimits& limits = TestLimits(),
                        const std::string& stdin_data = "") {
   WorkDir dir;
   SandboxCommand cmd;
   cmd.argv = {"/bin/sh", "-c", script};
-  cmd.work_dir = dir.path();
   cmd.stdin_data = stdin_data;
-  auto out = SharedSandbox()->Run(limits, cmd);
+  auto out = SharedSandbox()->RunOnce(Session(dir.path(), limits), cmd);
   if (!out.ok()) FAIL(out.status().ToString());
   return *std::move(out);
 }
@@ -55,11 +61,10 @@ SandboxOutput RunPython(const std::string& source, bool zygote = true,
   dir.Write("main.py", source);
   SandboxCommand cmd;
   cmd.argv = {CRUCIBLE_PYTHON_EXECUTABLE, "/work/main.py"};
-  cmd.work_dir = dir.path();
-  cmd.python_action = zygote ? v1::SandboxRequest::PYTHON_RUN : v1::SandboxRequest::EXEC;
+  cmd.action = zygote ? v1::RunRequest::PYTHON_RUN : v1::RunRequest::EXEC;
   cmd.python_script = "/work/main.py";
   cmd.stdin_data = stdin_data;
-  auto out = SharedSandbox()->Run(limits, cmd);
+  auto out = SharedSandbox()->RunOnce(Session(dir.path(), limits), cmd);
   if (!out.ok()) FAIL(out.status().ToString());
   return *std::move(out);
 }
@@ -178,8 +183,7 @@ TEST_CASE("the output limit ends a flood with SIGXFSZ", "[sandbox]") {
   WorkDir dir;
   SandboxCommand cmd;
   cmd.argv = {"/usr/bin/yes", "flood"};
-  cmd.work_dir = dir.path();
-  auto run = SharedSandbox()->Run(limits, cmd);
+  auto run = SharedSandbox()->RunOnce(Session(dir.path(), limits), cmd);
   REQUIRE(run.ok());
   SandboxOutput out = *std::move(run);
   CHECK(out.result.term_signal() == SIGXFSZ);
@@ -190,9 +194,26 @@ TEST_CASE("the process limit contains a fork bomb", "[sandbox]") {
   v1::SandboxLimits limits = TestLimits();
   limits.set_max_processes(16);
   limits.set_wall_time_ms(3000);
-  SandboxOutput out = RunShell("b() { b | b & }; b; sleep 1; echo survived", limits);
-  INFO(out.stderr_data.substr(0, 500));
-  CHECK(absl::StrContains(out.stdout_data, "survived"));
+  SandboxOutput out = RunPython(
+      "import os, time\n"
+      "children = failures = 0\n"
+      "for i in range(200):\n"
+      "    try:\n"
+      "        pid = os.fork()\n"
+      "    except OSError:\n"
+      "        failures += 1\n"
+      "        continue\n"
+      "    if pid == 0:\n"
+      "        time.sleep(100)\n"
+      "        os._exit(0)\n"
+      "    children += 1\n"
+      "print(children, failures > 0)\n",
+      /*zygote=*/true, limits);
+  INFO(out.stdout_data << out.stderr_data.substr(0, 500));
+  CHECK(out.result.exit_code() == 0);
+  CHECK(absl::EndsWith(out.stdout_data, " True\n"));
+  CHECK(std::stoi(out.stdout_data) < 16);
+  // The sleeping children went with the run.
   RequireNothingLeft();
 }
 
@@ -315,10 +336,9 @@ TEST_CASE("python compile check reports syntax errors as python3 does", "[sandbo
     dir.Write("main.py", "x = (1,\nprint(x)\n");
     SandboxCommand cmd;
     cmd.argv = {CRUCIBLE_PYTHON_EXECUTABLE, "-c", kPythonCheckScript, "/work/main.py"};
-    cmd.work_dir = dir.path();
-    cmd.python_action = zygote ? v1::SandboxRequest::PYTHON_CHECK : v1::SandboxRequest::EXEC;
+    cmd.action = zygote ? v1::RunRequest::PYTHON_CHECK : v1::RunRequest::EXEC;
     cmd.python_script = "/work/main.py";
-    auto out = SharedSandbox()->Run(TestLimits(), cmd);
+    auto out = SharedSandbox()->RunOnce(Session(dir.path()), cmd);
     REQUIRE(out.ok());
     INFO(out->stderr_data);
     CHECK(out->result.exit_code() == 1);
@@ -331,35 +351,94 @@ TEST_CASE("a dead sandbox server is replaced", "[sandbox]") {
   auto sandbox = SharedSandbox();
   pid_t before = sandbox->server_pid();
   REQUIRE(before > 0);
-  ::kill(before, SIGKILL);
-  // The first run after the crash may fail (SE) or succeed on the replacement; the
-  // next one must succeed.
   WorkDir dir;
   SandboxCommand cmd;
   cmd.argv = {"/bin/true"};
-  cmd.work_dir = dir.path();
-  (void)sandbox->Run(TestLimits(), cmd);
-  auto out = sandbox->Run(TestLimits(), cmd);
+  auto session = sandbox->OpenSession(Session(dir.path()));
+  REQUIRE(session.ok());
+  REQUIRE((*session)->Run(cmd).ok());
+  ::kill(before, SIGKILL);
+  // The open session dies with the server (its init is killed with it) and says so.
+  auto broken = (*session)->Run(cmd);
+  CHECK_FALSE(broken.ok());
+  // The first session after the crash may find the server gone; the next one succeeds.
+  (void)sandbox->RunOnce(Session(dir.path()), cmd);
+  auto out = sandbox->RunOnce(Session(dir.path()), cmd);
   REQUIRE(out.ok());
   CHECK(out->result.exit_code() == 0);
   CHECK(sandbox->server_pid() != before);
+  RequireNothingLeft();
 }
 
 TEST_CASE("a bad request is a sandbox error, not a crash", "[sandbox]") {
   SandboxCommand cmd;
   cmd.argv = {"/bin/true"};
-  cmd.work_dir = "relative/dir";
-  auto out = SharedSandbox()->Run(TestLimits(), cmd);
+  auto out = SharedSandbox()->RunOnce(Session("relative/dir"), cmd);
   CHECK_FALSE(out.ok());
   WorkDir dir;
-  cmd.work_dir = dir.path();
   cmd.argv = {"/no/such/binary"};
-  out = SharedSandbox()->Run(TestLimits(), cmd);
+  out = SharedSandbox()->RunOnce(Session(dir.path()), cmd);
   REQUIRE_FALSE(out.ok());
   CHECK(absl::StrContains(out.status().message(), "execve /no/such/binary"));
+  v1::SandboxLimits no_time = TestLimits();
+  no_time.set_cpu_time_ms(0);
+  CHECK_FALSE(SharedSandbox()->RunOnce(Session(dir.path(), no_time), cmd).ok());
   cmd.argv = {"/bin/true"};
-  out = SharedSandbox()->Run(TestLimits(), cmd);
+  out = SharedSandbox()->RunOnce(Session(dir.path()), cmd);
   REQUIRE(out.ok());
+  RequireNothingLeft();
+}
+
+TEST_CASE("runs of one session start clean: fresh scratch, IPC and processes",
+          "[sandbox][session]") {
+  WorkDir dir;
+  auto session = SharedSandbox()->OpenSession(Session(dir.path()));
+  REQUIRE(session.ok());
+  SandboxCommand leave;
+  leave.argv = {"/bin/sh", "-c",
+                "echo left > /tmp/note; echo left > /dev/shm/note; (sleep 1000 &); "
+                "ls /proc/sysvipc/shm >/dev/null 2>&1; echo $$"};
+  auto first = (*session)->Run(leave);
+  REQUIRE(first.ok());
+  CHECK(first->result.exit_code() == 0);
+  SandboxCommand look;
+  look.argv = {"/bin/sh", "-c",
+               "cat /tmp/note /dev/shm/note 2>&1; ps -e 2>/dev/null | grep -c sleep; "
+               "ls /proc | grep -c '^[0-9]'"};
+  auto second = (*session)->Run(look);
+  REQUIRE(second.ok());
+  INFO(second->stdout_data);
+  CHECK_FALSE(absl::StrContains(second->stdout_data, "left"));
+  CHECK(absl::StrContains(second->stdout_data, "No such file"));
+  // Python in the same session: System V shared memory left by one run is gone in the
+  // next, which has an IPC namespace of its own.
+  SandboxCommand make_shm;
+  make_shm.argv = {CRUCIBLE_PYTHON_EXECUTABLE, "-c",
+                   "import ctypes; libc = ctypes.CDLL(None); "
+                   "print(libc.shmget(0x1234, 4096, 0o1666) >= 0)"};
+  auto made = (*session)->Run(make_shm);
+  REQUIRE(made.ok());
+  CHECK(made->stdout_data == "True\n");
+  SandboxCommand find_shm;
+  find_shm.argv = {CRUCIBLE_PYTHON_EXECUTABLE, "-c",
+                   "import ctypes; libc = ctypes.CDLL(None); print(libc.shmget(0x1234, 0, 0))"};
+  auto found = (*session)->Run(find_shm);
+  REQUIRE(found.ok());
+  CHECK(found->stdout_data == "-1\n");
+  // Each run's CPU time and memory are its own.
+  SandboxCommand busy;
+  busy.argv = {CRUCIBLE_PYTHON_EXECUTABLE, "-c",
+               "x = bytearray(60 * 1024 * 1024)\nfor i in range(0, len(x), 4096): x[i] = 1"};
+  auto heavy = (*session)->Run(busy);
+  REQUIRE(heavy.ok());
+  SandboxCommand idle;
+  idle.argv = {"/bin/true"};
+  auto light = (*session)->Run(idle);
+  REQUIRE(light.ok());
+  CHECK(heavy->result.peak_memory_bytes() > (50 << 20));
+  if (light->result.memory_from_cgroup()) CHECK(light->result.peak_memory_bytes() < (20 << 20));
+  CHECK(light->result.cpu_time_us() < heavy->result.cpu_time_us());
+  session->reset();
   RequireNothingLeft();
 }
 
