@@ -584,9 +584,17 @@ void Server::StartSession(const v1::SessionRequest& request, int session_fd) {
 
 void Server::ReapInits() {
   pid_t pid;
-  while ((pid = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+  int status = 0;
+  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
     auto it = inits_.find(pid);
     if (it == inits_.end()) continue;  // a probe's child
+    if (WIFSIGNALED(status) && running_) {
+      std::fprintf(stderr, "crucible-sandbox: a session's init died of %s\n",
+                   strsignal(WTERMSIG(status)));
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "crucible-sandbox: a session's init exited with status %d\n",
+                   WEXITSTATUS(status));
+    }
     // The init's PID namespace went with it: the group is empty (or about to be).
     if (absl::Status removed = it->second.Remove(); !removed.ok()) {
       std::fprintf(stderr, "crucible-sandbox: %s\n", std::string(removed.message()).c_str());
@@ -633,7 +641,9 @@ void Server::Loop() {
 }  // namespace
 
 int RunForkServer(const ForkServerOptions& options) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // No PR_SET_PDEATHSIG here: it fires when the *thread* that started the server exits,
+  // and the judge may start (or restart) it from any thread. The judge's death closes the
+  // control socket instead, which ends the loop below.
   // The zygote's os.environ is copied from this process: it must be the sandbox's.
   ::clearenv();
   for (const char* const* env = kEnvironment; *env != nullptr; ++env) {

@@ -223,14 +223,17 @@ TEST_CASE("a program is compiled once, even when judged concurrently", "[judge]"
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   std::vector<int64_t> compile_ms(4);
+  std::vector<std::string> outcomes(4);
   for (int slot = 0; slot < 4; ++slot) {
     threads.emplace_back([&, slot] {
       auto v = SharedJudge().Evaluate(SumProblem(), MakeProgram("cpp17", src), v1::JudgeOptions(), slot);
       if (v.ok() && v->verdict() == v1::OK) ++ok;
       if (v.ok()) compile_ms[slot] = v->compile_time_ms();
+      outcomes[slot] = v.ok() ? VerdictToJson(*v) : v.status().ToString();
     });
   }
   for (auto& t : threads) t.join();
+  INFO(outcomes[0] << "\n" << outcomes[1] << "\n" << outcomes[2] << "\n" << outcomes[3]);
   CHECK(ok == 4);
   // All four report the one compilation's time.
   CHECK(compile_ms[0] == compile_ms[1]);
