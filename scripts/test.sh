@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 BUILD_DIR="${CRUCIBLE_BUILD_DIR:-build}"
-ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 900 "$@"
+ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 900 --parallel "$(nproc)" "$@"
