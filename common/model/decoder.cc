@@ -10,9 +10,9 @@ KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t capacity,
                  const ModelOptions& options)
     : batch_(batch), capacity_(capacity) {
   for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
-    keys_.push_back(torch::zeros({batch, config.num_key_value_heads, capacity, config.head_dim},
+    keys_.push_back(torch::empty({batch, config.num_key_value_heads, capacity, config.head_dim},
                                  options.tensor_options()));
-    values_.push_back(torch::zeros_like(keys_.back()));
+    values_.push_back(torch::empty_like(keys_.back()));
   }
   valid_ = torch::zeros({batch, capacity}, torch::TensorOptions().dtype(torch::kBool).device(options.device));
 }
@@ -65,24 +65,30 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     const int64_t start = cache->length();
     cache->keys(layer).narrow(2, start, T).copy_(k);
     cache->values(layer).narrow(2, start, T).copy_(v);
-    k = cache->keys(layer).narrow(2, 0, start + T);
-    v = cache->values(layer).narrow(2, 0, start + T);
+    // A prefill attends over the fresh (contiguous) keys; later steps over the cache.
+    if (start > 0) {
+      k = cache->keys(layer).narrow(2, 0, start + T);
+      v = cache->values(layer).narrow(2, 0, start + T);
+    }
   }
   const int64_t S = k.size(2), group = heads_ / kv_heads_;
-  // Grouped-query attention without repeating keys: queries of a group share one KV head.
-  torch::Tensor qg = q.reshape({B, kv_heads_, group, T, head_dim_});
-  torch::Tensor scores = torch::matmul(qg, k.unsqueeze(2).transpose(-1, -2)) /
-                         std::sqrt(static_cast<double>(head_dim_));               // [B, kv, g, T, S]
-  scores = scores.to(torch::kFloat32);
+  // Grouped-query attention without repeating keys: the `group` query heads of one KV head
+  // (heads i*group .. i*group+group-1, as HF's repeat_kv pairs them) are stacked along the
+  // rows, so each KV head meets its queries in one plain batched GEMM and the cache is
+  // never copied or broadcast.
+  torch::Tensor qg = q.reshape({B, kv_heads_, group * T, head_dim_});
+  torch::Tensor scores = torch::matmul(qg, k.transpose(-1, -2)) /
+                         std::sqrt(static_cast<double>(head_dim_));               // [B, kv, g*T, S]
+  scores = scores.to(torch::kFloat32).view({B, kv_heads_, group, T, S});
   if (mask.defined()) {
     scores = scores + mask.unsqueeze(1);                                           // [B, 1, 1, T, S]
   } else {
     scores = scores + CausalMask(torch::ones({B, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device())),
                                  S - T, T).unsqueeze(1);
   }
-  torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type());
-  torch::Tensor out = torch::matmul(probs, v.unsqueeze(2));                        // [B, kv, g, T, d]
-  out = out.reshape({B, heads_, T, head_dim_}).transpose(1, 2).reshape({B, T, heads_ * head_dim_});
+  torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type()).view({B, kv_heads_, group * T, S});
+  torch::Tensor out = torch::matmul(probs, v);                                     // [B, kv, g*T, d]
+  out = out.view({B, heads_, T, head_dim_}).transpose(1, 2).reshape({B, T, heads_ * head_dim_});
   return o_proj(out);
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/model/checkpoint.h"
+#include "common/model/runtime.h"
 #include "common/model/sampler.h"
 #include "common/status_macros.h"
 #include "common/tokenizer.h"
@@ -47,11 +48,6 @@ absl::StatusOr<ModelOptions> ParseModelOptions(const std::string& device, const 
   return options;
 }
 
-void ConfigureTorchThreads() {
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (const char* env = std::getenv("CRUCIBLE_THREADS")) threads = std::max(1, std::atoi(env));
-  torch::set_num_threads(threads);
-}
 
 std::string DefaultTokenizerFor(const std::string& checkpoint_dir) {
   const std::string path = checkpoint_dir + "/tokenizer.json";
@@ -78,7 +74,7 @@ int RunLogits(const LogitsCommand& c) {
   if (c.checkpoint.empty() || c.token_ids.empty()) return Fail(2, "--checkpoint and --token-ids are required");
   absl::StatusOr<ModelOptions> options = ParseModelOptions(c.device, c.dtype);
   if (!options.ok()) return Fail(2, options.status().message());
-  ConfigureTorchThreads();
+  ConfigureCpuRuntime();
   absl::StatusOr<CausalLm> model = LoadCausalLm(c.checkpoint, *options);
   if (!model.ok()) return Fail(1, model.status().message());
   if (!c.adapter.empty()) {
@@ -141,7 +137,7 @@ int RunGenerate(const GenerateCommand& c) {
   if (c.n <= 0) return Fail(2, "--n must be positive");
   absl::StatusOr<ModelOptions> options = ParseModelOptions(c.device, c.dtype);
   if (!options.ok()) return Fail(2, options.status().message());
-  ConfigureTorchThreads();
+  ConfigureCpuRuntime();
   absl::StatusOr<CausalLm> model = LoadCausalLm(c.checkpoint, *options);
   if (!model.ok()) return Fail(1, model.status().message());
   if (!c.adapter.empty()) {

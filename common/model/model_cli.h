@@ -63,9 +63,6 @@ absl::StatusOr<ModelOptions> ParseModelOptions(const std::string& device, const 
 // The tokenizer of a checkpoint directory: its tokenizer.json if present, else bytes.
 std::string DefaultTokenizerFor(const std::string& checkpoint_dir);
 
-// Threads for intra-op parallelism: every CPU unless CRUCIBLE_THREADS says otherwise.
-void ConfigureTorchThreads();
-
 }  // namespace crucible::model
 
 #endif  // CRUCIBLE_COMMON_MODEL_MODEL_CLI_H_

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <functional>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -13,34 +15,129 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// One sampling step for every row: the chosen tokens and their behaviour log-probs.
-std::pair<torch::Tensor, torch::Tensor> SampleStep(const torch::Tensor& logits, const SamplingOptions& o,
-                                                   torch::Generator& gen) {
+// Descending by value, ties by index: the order the nucleus is defined in.
+struct Candidate {
+  float value;  // tempered logit
+  int32_t index;
+  bool operator>(const Candidate& o) const { return value > o.value || (value == o.value && index < o.index); }
+};
+
+// One row of a sampling step: O(V) expected, no sort of the vocabulary. `u` in [0, 1).
+std::pair<int64_t, float> SampleRow(const float* logits, int64_t vocab, const SamplingOptions& o, double u,
+                                    std::vector<Candidate>& scratch) {
   if (o.greedy) {
-    torch::Tensor token = logits.argmax(-1, /*keepdim=*/true);
-    torch::Tensor logp = torch::log_softmax(logits, -1).gather(1, token);
-    return {token.squeeze(1), logp.squeeze(1)};
+    int64_t best = 0;
+    float max = logits[0];
+    for (int64_t v = 1; v < vocab; ++v) {
+      if (logits[v] > max) max = logits[v], best = v;
+    }
+    double sum = 0;
+    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(logits[v] - max));
+    return {best, static_cast<float>(-std::log(sum))};
   }
-  torch::Tensor scaled = logits / o.temperature;
-  torch::Tensor logp_all = torch::log_softmax(scaled, -1);
-  torch::Tensor filtered = scaled;
-  const int64_t vocab = logits.size(1);
-  const float neg_inf = -std::numeric_limits<float>::infinity();
+  const float inv_t = static_cast<float>(1.0 / o.temperature);
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t v = 0; v < vocab; ++v) max = std::max(max, logits[v] * inv_t);
+  double sum = 0;
+  for (int64_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(logits[v] * inv_t - max));
+  const double log_z = max + std::log(sum);
+  auto logprob = [&](int64_t v) { return static_cast<float>(logits[v] * inv_t - log_z); };
+
+  std::vector<Candidate>& c = scratch;
+  c.resize(static_cast<size_t>(vocab));
+  for (int64_t v = 0; v < vocab; ++v) c[v] = {logits[v] * inv_t, static_cast<int32_t>(v)};
+  size_t n = c.size();
   if (o.top_k > 0 && o.top_k < vocab) {
-    torch::Tensor kth = std::get<0>(scaled.topk(o.top_k, -1)).narrow(1, o.top_k - 1, 1);
-    filtered = filtered.masked_fill(filtered < kth, neg_inf);
+    // Keep every candidate at least as large as the k-th largest (ties included).
+    std::nth_element(c.begin(), c.begin() + (o.top_k - 1), c.end(), std::greater<Candidate>());
+    const float kth = c[o.top_k - 1].value;
+    n = static_cast<size_t>(std::partition(c.begin(), c.end(), [&](const Candidate& x) { return x.value >= kth; }) -
+                            c.begin());
+  }
+  auto mass = [&](size_t begin, size_t end) {
+    double m = 0;
+    for (size_t i = begin; i < end; ++i) m += std::exp(static_cast<double>(c[i].value) - max);
+    return m;
+  };
+  double kept_mass = mass(0, n);
+  if (o.top_p < 1.0) {
+    // The nucleus: the shortest prefix, in descending order, whose mass reaches top_p of
+    // the candidates' (a candidate is kept while the mass before it is below that). Found
+    // by quickselect on mass: [lo, hi) is unordered, everything before lo is larger and
+    // weighs `before`.
+    const double target = o.top_p * kept_mass;
+    size_t lo = 0, hi = n;
+    double before = 0;
+    while (hi - lo > 32) {
+      const size_t mid = lo + (hi - lo) / 2;
+      std::nth_element(c.begin() + lo, c.begin() + mid, c.begin() + hi, std::greater<Candidate>());
+      const double upper = mass(lo, mid);  // the larger half, [lo, mid)
+      if (before + upper >= target) {
+        hi = mid;
+      } else {
+        before += upper;
+        lo = mid;
+      }
+    }
+    std::sort(c.begin() + lo, c.begin() + hi, std::greater<Candidate>());
+    size_t end = lo;
+    while (end < hi && before < target) before += std::exp(static_cast<double>(c[end++].value) - max);
+    n = std::max<size_t>(end, 1);
+    kept_mass = mass(0, n);
+  }
+  // Inverse CDF over the kept candidates (in their current order).
+  const double threshold = u * kept_mass;
+  double acc = 0;
+  for (size_t i = 0; i < n; ++i) {
+    acc += std::exp(static_cast<double>(c[i].value) - max);
+    if (acc > threshold) return {c[i].index, logprob(c[i].index)};
+  }
+  return {c[n - 1].index, logprob(c[n - 1].index)};  // u * mass rounded up to the total
+}
+
+}  // namespace
+
+std::vector<int64_t> SamplingSupport(const torch::Tensor& logits, const SamplingOptions& o) {
+  // The kept set, recomputed the slow way a reader can check: sort, then filter.
+  torch::Tensor scaled = logits.to(torch::kFloat64) / o.temperature;
+  // Stable: equal logits keep index order, as in the sampler's candidate order.
+  auto [sorted, index] = scaled.sort(/*stable=*/true, -1, /*descending=*/true);
+  const int64_t vocab = scaled.size(0);
+  int64_t n = vocab;
+  if (o.top_k > 0 && o.top_k < vocab) {
+    const double kth = sorted[o.top_k - 1].item<double>();
+    n = (sorted >= kth).sum().item<int64_t>();
   }
   if (o.top_p < 1.0) {
-    auto [sorted, index] = filtered.sort(-1, /*descending=*/true);
-    torch::Tensor probs = torch::softmax(sorted, -1);
-    // A token is kept while the mass before it is below top_p (the first always is).
-    torch::Tensor remove = (probs.cumsum(-1) - probs) >= o.top_p;
-    sorted = sorted.masked_fill(remove, neg_inf);
-    filtered = torch::full_like(filtered, neg_inf).scatter(1, index, sorted);
+    torch::Tensor probs = torch::softmax(sorted.narrow(0, 0, n), -1);
+    torch::Tensor before = probs.cumsum(-1) - probs;
+    n = std::max<int64_t>(1, (before < o.top_p).sum().item<int64_t>());
   }
-  torch::Tensor token = torch::multinomial(torch::softmax(filtered, -1), 1, /*replacement=*/false, gen);
-  return {token.squeeze(1), logp_all.gather(1, token).squeeze(1)};
+  torch::Tensor kept = index.narrow(0, 0, n).contiguous();
+  return std::vector<int64_t>(kept.data_ptr<int64_t>(), kept.data_ptr<int64_t>() + n);
 }
+
+std::pair<torch::Tensor, torch::Tensor> SampleTokens(const torch::Tensor& logits, const SamplingOptions& o,
+                                                     torch::Generator& gen) {
+  const torch::Tensor x = logits.to(torch::kFloat32).contiguous();
+  const int64_t B = x.size(0), vocab = x.size(1);
+  // Uniforms drawn up front, in row order: the result does not depend on threading.
+  const torch::Tensor u = torch::rand({B}, gen, torch::TensorOptions().dtype(torch::kFloat64));
+  torch::Tensor tokens = torch::empty({B}, torch::kInt64), logprobs = torch::empty({B}, torch::kFloat32);
+  const float* in = x.data_ptr<float>();
+  const double* uniforms = u.data_ptr<double>();
+  int64_t* tok = tokens.data_ptr<int64_t>();
+  float* lp = logprobs.data_ptr<float>();
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    std::vector<Candidate> scratch;
+    for (int64_t b = begin; b < end; ++b) {
+      std::tie(tok[b], lp[b]) = SampleRow(in + b * vocab, vocab, o, uniforms[b], scratch);
+    }
+  });
+  return {tokens, logprobs};
+}
+
+namespace {
 
 absl::Status Validate(const CausalLm& model, const std::vector<std::vector<int32_t>>& prompts,
                       const SamplingOptions& o, const Tokenizer* tokenizer) {
@@ -126,7 +223,7 @@ absl::StatusOr<std::vector<Completion>> Generate(CausalLm& model,
     torch::Tensor logits = model->Logits(hidden).squeeze(1).to(torch::kCPU);
     torch::Tensor values;
     if (value_head != nullptr) values = (*value_head)(hidden).squeeze(1).to(torch::kCPU);
-    auto [token, logp] = SampleStep(logits, o, gen);
+    auto [token, logp] = SampleTokens(logits, o, gen);
     auto tok = token.accessor<int64_t, 1>();
     auto lp = logp.accessor<float, 1>();
     for (int64_t b = 0; b < B; ++b) {

@@ -3,7 +3,8 @@
 // Generate runs prompts of different lengths as one left-padded batch over a KV cache
 // preallocated for prompt + max_new_tokens (each step writes one position in place). Per
 // step and sequence: greedy (argmax, CodeRL's baseline) or sampling at a temperature with
-// optional top-k and top-p; a sequence finishes at a stop token (eos included), at a stop
+// optional top-k and top-p (the nucleus found by quickselect on probability mass, O(V)
+// per row with no sort of the vocabulary; rows in parallel); a sequence finishes at a stop token (eos included), at a stop
 // string (its text is cut where the string starts), or at max_new_tokens. The behaviour
 // log-probability of each sampled token is its log-probability under the tempered model
 // distribution, softmax(logits / temperature) (1 for greedy), before top-k/top-p
@@ -62,6 +63,17 @@ absl::StatusOr<std::vector<Completion>> Generate(CausalLm& model,
                                                  const Tokenizer* tokenizer = nullptr,
                                                  ValueHead* value_head = nullptr,
                                                  GenerationStats* stats = nullptr);
+
+// The tokens a sampling step may choose from a row of logits [V] under `options`
+// (temperature, top-k with ties kept, then top-p over what is left), in descending order.
+// A plain sort-and-filter reference for tests and tools; Generate does not call it.
+std::vector<int64_t> SamplingSupport(const torch::Tensor& logits, const SamplingOptions& options);
+
+// One sampling step over logits [B, V] (any float dtype, CPU): per row the chosen token
+// and its behaviour log-probability, as Generate draws them. One uniform per row comes
+// from `gen` in row order, so the result does not depend on the thread count.
+std::pair<torch::Tensor, torch::Tensor> SampleTokens(const torch::Tensor& logits, const SamplingOptions& options,
+                                                     torch::Generator& gen);
 
 struct PromptCompletion {
   std::vector<int32_t> prompt;

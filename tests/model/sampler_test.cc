@@ -2,6 +2,9 @@
 // that the learner's log-prob pass reproduces.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <map>
+
 #include "common/model/checkpoint.h"
 #include "common/model/sampler.h"
 #include "common/tokenizer.h"
@@ -171,6 +174,105 @@ TEST_CASE("the value head's values come with each token", "[sampler]") {
   args.positions = torch::arange(static_cast<int64_t>(prompt.size())).unsqueeze(0);
   torch::Tensor v = head(model->Hidden(args));
   CHECK(std::abs(v[0][-1].item<float>() - (*gen)[0].values[0]) < 1e-5);
+}
+
+// Draws `draws` samples from one row of logits (as `draws` identical rows of one step) and
+// checks the sampler against the sort-and-filter reference: every token drawn lies in the
+// support, frequencies match the renormalised probabilities, log-probs are the tempered
+// model's.
+void CheckSamplerAgainstReference(const torch::Tensor& row, const SamplingOptions& o, int64_t draws) {
+  const std::vector<int64_t> support = SamplingSupport(row, o);
+  REQUIRE(!support.empty());
+  torch::Tensor logp = torch::log_softmax(row.to(torch::kFloat64) / o.temperature, -1);
+  torch::Tensor idx = torch::tensor(support);
+  torch::Tensor expected = torch::softmax(logp.index_select(0, idx), -1);
+  torch::Generator gen = at::detail::createCPUGenerator(1234);
+  auto [tokens, logprobs] = SampleTokens(row.unsqueeze(0).expand({draws, row.size(0)}), o, gen);
+  std::map<int64_t, int64_t> position;
+  for (size_t i = 0; i < support.size(); ++i) position[support[i]] = static_cast<int64_t>(i);
+  std::vector<double> counts(support.size(), 0.0);
+  for (int64_t d = 0; d < draws; ++d) {
+    const int64_t t = tokens[d].item<int64_t>();
+    INFO("token " << t);
+    REQUIRE(position.count(t) == 1);
+    ++counts[position[t]];
+    CHECK(std::abs(logprobs[d].item<double>() - logp[t].item<double>()) < 1e-5);
+  }
+  // Binomial tolerance: 5 standard deviations per candidate, plus a few counts for the
+  // rare ones (where the normal approximation fails).
+  for (size_t i = 0; i < support.size(); ++i) {
+    const double p = expected[static_cast<int64_t>(i)].item<double>();
+    const double sd = std::sqrt(p * (1 - p) / static_cast<double>(draws));
+    INFO("candidate " << support[i] << " expected " << p << " observed " << counts[i] / draws);
+    CHECK(std::abs(counts[i] / static_cast<double>(draws) - p) <= 5 * sd + 3.0 / static_cast<double>(draws));
+  }
+}
+
+TEST_CASE("the fused sampler draws from exactly the top-k / top-p support, in proportion", "[sampler]") {
+  torch::manual_seed(5);
+  const torch::Tensor row = torch::randn({3000}) * 3;  // peaked enough for a small nucleus
+  SamplingOptions o;
+  SECTION("temperature only") {
+    o.temperature = 0.7;
+    CheckSamplerAgainstReference(row.narrow(0, 0, 40), o, 20000);
+  }
+  SECTION("top-k") {
+    o.top_k = 20;
+    CheckSamplerAgainstReference(row, o, 20000);
+  }
+  SECTION("top-p") {
+    o.temperature = 0.8;
+    o.top_p = 0.9;
+    CheckSamplerAgainstReference(row, o, 20000);
+    CHECK(SamplingSupport(row, o).size() < 3000);
+  }
+  SECTION("top-k then top-p") {
+    o.top_k = 50;
+    o.top_p = 0.5;
+    CheckSamplerAgainstReference(row, o, 20000);
+  }
+  SECTION("a tiny nucleus keeps at least the best token") {
+    o.top_p = 1e-9;
+    REQUIRE(SamplingSupport(row, o).size() == 1);
+    CheckSamplerAgainstReference(row, o, 500);
+  }
+}
+
+TEST_CASE("ties: top-k keeps every tied candidate, top-p cuts ties in index order", "[sampler]") {
+  const torch::Tensor flat = torch::zeros({10});
+  SamplingOptions o;
+  o.top_k = 3;
+  CHECK(SamplingSupport(flat, o).size() == 10);  // all tied with the 3rd largest
+  CheckSamplerAgainstReference(flat, o, 20000);
+  o.top_k = 0;
+  o.top_p = 0.5;  // mass before the 6th is 0.5: five kept
+  CHECK(SamplingSupport(flat, o) == std::vector<int64_t>({0, 1, 2, 3, 4}));
+  CheckSamplerAgainstReference(flat, o, 20000);
+  // Two tied leaders above a tail.
+  torch::Tensor row = torch::tensor({0.f, 5.f, 1.f, 5.f, 0.f});
+  o.top_p = 0.4;
+  CHECK(SamplingSupport(row, o) == std::vector<int64_t>({1}));
+  o.top_p = 0.6;
+  CHECK(SamplingSupport(row, o) == std::vector<int64_t>({1, 3}));
+  CheckSamplerAgainstReference(row, o, 20000);
+}
+
+TEST_CASE("a sampling step's tokens do not depend on the thread count", "[sampler]") {
+  torch::manual_seed(9);
+  const torch::Tensor logits = torch::randn({64, 500});
+  SamplingOptions o;
+  o.top_p = 0.9;
+  o.temperature = 0.9;
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  torch::Generator g1 = at::detail::createCPUGenerator(3);
+  auto one = SampleTokens(logits, o, g1);
+  at::set_num_threads(std::max(2, threads));
+  torch::Generator g2 = at::detail::createCPUGenerator(3);
+  auto many = SampleTokens(logits, o, g2);
+  at::set_num_threads(threads);
+  CHECK(torch::equal(one.first, many.first));
+  CHECK(torch::equal(one.second, many.second));
 }
 
 }  // namespace
