@@ -173,7 +173,7 @@ torch::Tensor CausalLmImpl::forward(const torch::Tensor& input_ids) {
 std::vector<std::pair<std::string, Linear>> CausalLmImpl::LinearLayers() {
   std::vector<std::pair<std::string, Linear>> out;
   for (auto& item : named_modules("", /*include_self=*/false)) {
-    if (auto* linear = item.value()->as<LinearImpl>()) {
+    if (item.value()->as<LinearImpl>() != nullptr) {
       if (item.key() == "lm_head") continue;  // never adapted
       out.emplace_back(item.key(), Linear(std::dynamic_pointer_cast<LinearImpl>(item.value())));
     }
