@@ -4,6 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
@@ -347,6 +351,15 @@ TEST_CASE("python compile check reports syntax errors as python3 does", "[sandbo
   }
 }
 
+// True once `pid` has exited: its /proc entry is gone or it is a zombie.
+bool ProcessExited(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z' || line[paren + 2] == 'X';
+}
+
 TEST_CASE("a dead sandbox server is replaced", "[sandbox]") {
   auto sandbox = SharedSandbox();
   pid_t before = sandbox->server_pid();
@@ -358,6 +371,12 @@ TEST_CASE("a dead sandbox server is replaced", "[sandbox]") {
   REQUIRE(session.ok());
   REQUIRE((*session)->Run(cmd).ok());
   ::kill(before, SIGKILL);
+  // SIGKILL is asynchronous: wait until the server has exited (a zombie, or reaped), by
+  // which time the kernel has sent the session's init its parent-death SIGKILL.
+  for (int i = 0; i < 500 && !ProcessExited(before); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(ProcessExited(before));
   // The open session dies with the server (its init is killed with it) and says so.
   auto broken = (*session)->Run(cmd);
   CHECK_FALSE(broken.ok());
