@@ -116,33 +116,43 @@ void AdaptiveKlController::Update(double kl, int64_t steps) {
 
 namespace {
 
-// Per-group sums and counts of rewards [N] by group id [N], scattered back per sample.
-std::pair<torch::Tensor, torch::Tensor> GroupSumsAndCounts(const torch::Tensor& rewards, const torch::Tensor& groups) {
+// Per-sample statistics of its group (rewards [N] by group id [N]): the group's reward sum,
+// size, and sum of squared deviations from the group mean.
+struct GroupStats {
+  torch::Tensor sum, count, mean;
+  torch::Tensor inverse;  // sample -> group
+  int64_t groups = 0;
+  torch::Tensor PerSample(const torch::Tensor& per_group) const { return per_group.index_select(0, inverse); }
+  torch::Tensor SumBy(const torch::Tensor& per_sample) const {
+    return PerSample(torch::zeros({groups}, per_sample.options()).index_add(0, inverse, per_sample));
+  }
+};
+
+GroupStats GroupStatsOf(const torch::Tensor& rewards, const torch::Tensor& groups) {
+  GroupStats g;
   auto [unique, inverse] = torch::_unique(groups.to(torch::kInt64), /*sorted=*/true, /*return_inverse=*/true);
-  const int64_t G = unique.size(0);
-  torch::Tensor sums = torch::zeros({G}, rewards.options()).index_add(0, inverse, rewards);
-  torch::Tensor counts = torch::zeros({G}, rewards.options()).index_add(0, inverse, torch::ones_like(rewards));
-  return {sums.index_select(0, inverse), counts.index_select(0, inverse)};
+  g.inverse = inverse;
+  g.groups = unique.size(0);
+  g.sum = g.SumBy(rewards);
+  g.count = g.SumBy(torch::ones_like(rewards));
+  g.mean = g.sum / g.count;
+  return g;
 }
 
 }  // namespace
 
 torch::Tensor RlooAdvantages(const torch::Tensor& rewards, const torch::Tensor& groups) {
   torch::NoGradGuard no_grad;
-  auto [sums, counts] = GroupSumsAndCounts(rewards, groups);
-  const torch::Tensor others = (sums - rewards) / (counts - 1).clamp_min(1.0);
-  return torch::where(counts > 1, rewards - others, torch::zeros_like(rewards));
+  const GroupStats g = GroupStatsOf(rewards, groups);
+  const torch::Tensor others = (g.sum - rewards) / (g.count - 1).clamp_min(1.0);
+  return torch::where(g.count > 1, rewards - others, torch::zeros_like(rewards));
 }
 
 torch::Tensor GrpoAdvantages(const torch::Tensor& rewards, const torch::Tensor& groups, double eps) {
   torch::NoGradGuard no_grad;
-  auto [unique, inverse] = torch::_unique(groups.to(torch::kInt64), true, true);
-  auto [sums, counts] = GroupSumsAndCounts(rewards, groups);
-  const torch::Tensor mean = sums / counts;
-  const torch::Tensor sq = (rewards - mean).pow(2);
-  torch::Tensor group_sq = torch::zeros({unique.size(0)}, rewards.options()).index_add(0, inverse, sq);
-  const torch::Tensor std = (group_sq.index_select(0, inverse) / (counts - 1).clamp_min(1.0)).sqrt();
-  return torch::where(counts > 1, (rewards - mean) / (std + eps), torch::zeros_like(rewards));
+  const GroupStats g = GroupStatsOf(rewards, groups);
+  const torch::Tensor std = (g.SumBy((rewards - g.mean).pow(2)) / (g.count - 1).clamp_min(1.0)).sqrt();
+  return torch::where(g.count > 1, (rewards - g.mean) / (std + eps), torch::zeros_like(rewards));
 }
 
 torch::Tensor CriticTokenWeights(const torch::Tensor& token_logits, const torch::Tensor& outcomes) {
