@@ -23,6 +23,18 @@ Optimizer::Optimizer(std::vector<torch::Tensor> params, OptimizerOptions options
 
 void Optimizer::Accumulate(const torch::Tensor& loss) { loss.backward(); }
 
+absl::Status Optimizer::ReduceGradients(Communicator& comm, absl::Duration timeout) {
+  if (comm.size() == 1) return absl::OkStatus();
+  std::vector<torch::Tensor> grads;
+  grads.reserve(params_.size());
+  for (torch::Tensor& p : params_) {
+    // A parameter no loss reached on this rank still takes part, with zeros.
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  return AllReduceTensors(comm, grads, ReduceOp::kSum, timeout);
+}
+
 Optimizer::StepInfo Optimizer::Step() {
   StepInfo info;
   info.lr = options_.schedule.At(step_);

@@ -9,7 +9,10 @@
 #include <memory>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/model/torch.h"
+#include "learner/communicator.h"
 
 namespace crucible::learner {
 
@@ -43,6 +46,9 @@ class Optimizer {
     double lr = 0;
     double grad_norm = 0;  // before clipping
   };
+  // Data parallelism: sums the accumulated gradients over the communicator's ranks (each
+  // rank's losses already scaled by their share of the global batch), before Step() clips.
+  absl::Status ReduceGradients(Communicator& comm, absl::Duration timeout);
   // Clips, applies AdamW at the scheduled rate, zeroes the gradients, advances the step.
   StepInfo Step();
   int64_t step() const { return step_; }

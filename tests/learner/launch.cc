@@ -37,7 +37,7 @@ std::vector<ProcessResult> LaunchRanks(const std::vector<std::string>& argv, int
     const std::string entry = *e;
     // Launcher variables of an enclosing job must not leak into the ranks.
     if (absl::StartsWith(entry, "RANK=") || absl::StartsWith(entry, "WORLD_SIZE=") ||
-        absl::StartsWith(entry, "LOCAL_RANK=") || absl::StartsWith(entry, "MASTER_") ||
+        absl::StartsWith(entry, "LOCAL_RANK=") || absl::StartsWith(entry, "LOCAL_WORLD_SIZE=") || absl::StartsWith(entry, "MASTER_") ||
         absl::StartsWith(entry, "SLURM_")) {
       continue;
     }
@@ -46,6 +46,7 @@ std::vector<ProcessResult> LaunchRanks(const std::vector<std::string>& argv, int
   base.push_back("MASTER_ADDR=127.0.0.1");
   base.push_back(absl::StrCat("MASTER_PORT=", FreePort()));
   base.push_back(absl::StrCat("WORLD_SIZE=", world_size));
+  base.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", world_size));
   for (const std::string& e : extra_env) base.push_back(e);
   std::vector<ProcessResult> results(world_size);
   std::vector<std::thread> threads;

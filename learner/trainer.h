@@ -1,0 +1,136 @@
+// The learner's training loop: one optimizer update per Step() over a global batch of
+// examples, sharded over the communicator's ranks, micro-batched by a token budget.
+//
+// Data parallelism is exact by construction: every rank reads the whole data file and
+// draws the same global batch (DataOrder), takes the examples i with i % world == rank,
+// and scales each micro-batch's loss by its share of the *global* denominator of the
+// objective (tokens for token means, sequences or pairs for sequence means). Gradients are
+// then summed over ranks before clipping, so W ranks on a batch take the same step as one
+// rank on all of it, up to float summation order. Statistics that need model outputs from
+// every rank (PPO's advantage whitening, the mean KL, RLOO/GRPO group baselines under the
+// KL penalty) are all-reduced.
+#ifndef CRUCIBLE_LEARNER_TRAINER_H_
+#define CRUCIBLE_LEARNER_TRAINER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/model/decoder.h"
+#include "common/model/heads.h"
+#include "learner/communicator.h"
+#include "learner/data.h"
+#include "learner/objectives.h"
+#include "learner/optimizer.h"
+
+namespace crucible::learner {
+
+enum class Algorithm { kSft, kPpo, kCodeRl, kCritic, kRewardModel, kDpo, kOrpo, kRestEm };
+// sft | ppo | coderl | critic | rm | dpo | orpo | rest
+absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name);
+const char* AlgorithmName(Algorithm algorithm);
+DataKind DataKindOf(Algorithm algorithm);
+
+enum class AdvantageEstimator { kGae, kRloo, kGrpo };
+
+struct TrainerOptions {
+  Algorithm algorithm = Algorithm::kSft;
+  int64_t batch_size = 8;           // examples (pairs) per optimizer step, over all ranks
+  int64_t max_batch_tokens = 4096;  // padded tokens per forward pass (micro-batch budget)
+  OptimizerOptions optimizer;
+  uint64_t seed = 0;
+  bool shuffle = true;
+  double temperature = 1.0;  // the sampling temperature the behaviour log-probs were taken at
+
+  // PPO. Without behaviour_logprobs in the data the samples count as the reference
+  // policy's (adapters off); without values, the value head's at the start of the step.
+  PpoOptions ppo;
+  AdvantageEstimator advantage = AdvantageEstimator::kGae;
+  double gamma = 1.0, lambda = 0.95;
+  KlEstimator kl_estimator = KlEstimator::kK1;
+  double kl_coef = 0.05;
+  double kl_target = 0;  // > 0: adaptive KL controller towards this KL per token
+  double kl_horizon = 10000;
+  bool whiten_advantages = true;
+
+  double rl_weight = 1.0, ce_weight = 1.0;  // CodeRL: L_rl + L_ce
+  double dpo_beta = 0.1;
+  double orpo_lambda = 0.1;
+  double rest_threshold = 1.0;  // ReST-EM: rewards below this are dropped
+
+  absl::Duration collective_timeout = absl::Minutes(10);
+};
+
+struct StepMetrics {
+  int64_t step = 0;         // 1-based: the update just taken
+  double loss = 0;
+  double lr = 0;
+  double grad_norm = 0;
+  int64_t tokens = 0;       // completion tokens trained on, all ranks
+  int64_t examples = 0;     // examples (pairs) in the batch
+  int64_t epoch = 0;
+  double seconds = 0;
+  std::map<std::string, double> terms;  // per-objective parts and diagnostics
+};
+
+// A frozen CodeRL critic: a backbone of its own with its trained OutcomeHead.
+struct Critic {
+  model::CausalLm model{nullptr};
+  model::OutcomeHead head{nullptr};
+};
+
+class Trainer {
+ public:
+  // `model` carries its LoRA adapters already; the heads the algorithm needs are created
+  // here (seeded). Parameters start equal on every rank: rank 0's are broadcast.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(model::CausalLm model, std::vector<Example> data,
+                                                         Communicator& comm, const TrainerOptions& options,
+                                                         Critic* critic = nullptr);
+
+  absl::StatusOr<StepMetrics> Step();
+
+  int64_t step() const { return optimizer_->step(); }
+  model::CausalLm& model() { return model_; }
+  Communicator& comm() { return comm_; }
+  const TrainerOptions& options() const { return options_; }
+
+  // Everything a checkpoint holds, by name: trainable tensors ("lora." + PEFT key,
+  // "<head>.<param>"), AdamW moments ("adam.exp_avg.<name>", "adam.exp_avg_sq.<name>"),
+  // the CPU RNG state ("rng.cpu"); scalars separately.
+  std::vector<std::pair<std::string, torch::Tensor>> StateTensors();
+  struct Scalars {
+    int64_t step = 0, consumed = 0, adam_step = 0;
+    double kl_coef = 0;
+  };
+  Scalars StateScalars() const;
+  // Restores a state written by StateTensors/StateScalars (names and shapes must match).
+  absl::Status RestoreState(const std::map<std::string, torch::Tensor>& tensors, const Scalars& scalars);
+  // The heads this algorithm trains, by name ("value_head", "outcome_head", "reward_head").
+  std::vector<std::pair<std::string, torch::nn::Module*>> Heads();
+
+ private:
+  Trainer(model::CausalLm model, std::vector<Example> data, Communicator& comm, const TrainerOptions& options,
+          Critic* critic);
+  std::vector<std::pair<std::string, torch::Tensor>> NamedTrainable();
+  struct Impl;
+  model::CausalLm model_;
+  std::vector<Example> data_;
+  Communicator& comm_;
+  TrainerOptions options_;
+  Critic* critic_;
+  DataOrder order_;
+  std::unique_ptr<Optimizer> optimizer_;
+  AdaptiveKlController kl_;
+  model::ValueHead value_head_{nullptr};
+  model::OutcomeHead outcome_head_{nullptr};
+  model::RewardHead reward_head_{nullptr};
+  double pending_kl_ = -1;  // PPO: the step's mean KL, set by the PPO step
+};
+
+}  // namespace crucible::learner
+
+#endif  // CRUCIBLE_LEARNER_TRAINER_H_
