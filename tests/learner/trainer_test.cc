@@ -1,0 +1,365 @@
+// The learner end to end, through the real `crucible learner offline` binary: bit-identical
+// resume (after --stop-after and after SIGTERM), two Gloo ranks equal to one rank, keep-K
+// checkpoints with a loadable PEFT adapter, and bad input. Plus the data format and order.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/files.h"
+#include "common/model/safetensors.h"
+#include "common/subprocess.h"
+#include "common/tokenizer.h"
+#include "learner/data.h"
+#include "learner/objectives.h"
+#include "nlohmann/json.hpp"
+#include "tests/learner/launch.h"
+
+namespace crucible::learner {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> ListDirectory(const std::string& path) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(path.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") out.push_back(name);
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+std::string Crucible() { return ExecutableDir() + "/crucible"; }
+
+// A tiny model and data files in a temporary directory, shared by the tests of a process.
+struct Workspace {
+  ScopedTempDir dir;
+  std::string model, trajectories, preferences;
+  Workspace() {
+    auto d = ScopedTempDir::Create(TempRoot(), "learner");
+    REQUIRE(d.ok());
+    dir = *std::move(d);
+    model = dir.path() + "/tiny";
+    auto init = RunProcess({Crucible(), "model", "init", "--config", std::string(CRUCIBLE_SOURCE_DIR) + "/data/models/tiny.json",
+                            "--out", model, "--seed", "7"},
+                           "", std::chrono::minutes(1));
+    REQUIRE(init.ok());
+    REQUIRE(init->exit_code == 0);
+    // Trajectories with behaviour log-probs (so the PPO ratio and KL are not trivial),
+    // verdict outcomes, groups and a reference solution.
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> lp(-4.0f, -0.5f);
+    const char* outcomes[] = {"passed", "failed_test", "runtime_error", "compile_error"};
+    trajectories = dir.path() + "/trajectories.jsonl";
+    std::ofstream t(trajectories);
+    for (int i = 0; i < 24; ++i) {
+      const std::string completion = absl::StrCat(" return x", std::string(i % 6, '+'), i % 3 ? "1" : "2", "\n");
+      json j = {{"prompt", absl::StrCat("def f", i % 5, "(x):\n")}, {"completion", completion},
+                {"reward", i % 4 == 0 ? 1.0 : (i % 4 == 1 ? -0.3 : -0.6)}, {"outcome", outcomes[i % 4]},
+                {"group_id", absl::StrCat("p", i % 5)}, {"baseline_reward", -0.3}};
+      std::vector<float> lps;
+      for (size_t k = 0; k < completion.size(); ++k) lps.push_back(lp(rng));  // bytes tokenizer: 1 token per byte
+      j["behaviour_logprobs"] = lps;
+      t << j.dump() << "\n";
+    }
+    preferences = dir.path() + "/preferences.jsonl";
+    std::ofstream p(preferences);
+    for (int i = 0; i < 12; ++i) {
+      p << json{{"prompt", absl::StrCat("def g", i, "(x):\n")}, {"chosen", " return 2 * x\n"},
+                {"rejected", absl::StrCat(" return x", std::string(i % 4 + 1, '-'), "\n")}}
+               .dump()
+        << "\n";
+    }
+  }
+};
+
+Workspace& Shared() {
+  static Workspace* w = new Workspace();
+  return *w;
+}
+
+std::vector<std::string> Offline(const std::string& algo, const std::string& data, const std::string& checkpoint,
+                                 std::vector<std::string> extra) {
+  std::vector<std::string> argv = {Crucible(), "learner", "offline", "--algo", algo, "--data", data, "--model",
+                                   Shared().model, "--checkpoint", checkpoint, "--json", "--lora-rank", "4",
+                                   "--lora-alpha", "8", "--lr", "3e-3", "--seed", "5", "--batch-size", "8"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+ProcessResult Run(const std::vector<std::string>& argv) {
+  auto r = RunProcess(argv, "", std::chrono::minutes(3));
+  REQUIRE(r.ok());
+  return *std::move(r);
+}
+
+// The JSON loss lines by step.
+std::map<int64_t, json> Lines(const std::string& out) {
+  std::map<int64_t, json> lines;
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    json j = json::parse(line, nullptr, false);
+    REQUIRE(!j.is_discarded());
+    lines[j["step"].get<int64_t>()] = j;
+  }
+  return lines;
+}
+
+std::map<std::string, torch::Tensor> StateTensors(const std::string& step_dir, const std::string& prefix) {
+  auto file = model::SafetensorsFile::Open(step_dir + "/state.safetensors");
+  REQUIRE(file.ok());
+  std::map<std::string, torch::Tensor> out;
+  for (const std::string& name : (*file)->names()) {
+    if (!absl::StartsWith(name, prefix)) continue;
+    auto t = (*file)->Get(name);
+    REQUIRE(t.ok());
+    out[name] = t->clone();
+  }
+  return out;
+}
+
+TEST_CASE("resume: stopped after step 10, steps 11..20 are bit-identical to an uninterrupted run", "[learner][slow]") {
+  Workspace& w = Shared();
+  for (const std::string algo : {"ppo", "dpo"}) {
+    INFO(algo);
+    const std::string data = algo == "dpo" ? w.preferences : w.trajectories;
+    const std::string a = w.dir.path() + "/resume-a-" + algo, b = w.dir.path() + "/resume-b-" + algo;
+    // Adaptive KL and a warm-up + cosine schedule: every piece of state matters.
+    const std::vector<std::string> flags = {"--steps", "20", "--save-every", "5", "--kl-target", "0.5",
+                                            "--warmup-steps", "3", "--entropy-coef", "0.01"};
+    ProcessResult whole = Run(Offline(algo, data, a, flags));
+    INFO(whole.stderr_data);
+    REQUIRE(whole.exit_code == 0);
+    std::vector<std::string> first = flags;
+    first.insert(first.end(), {"--stop-after", "10"});
+    ProcessResult part1 = Run(Offline(algo, data, b, first));
+    REQUIRE(part1.exit_code == 0);
+    ProcessResult part2 = Run(Offline(algo, data, b, flags));
+    INFO(part2.stderr_data);
+    REQUIRE(part2.exit_code == 0);
+    CHECK(absl::StrContains(part2.stderr_data, "resumed from"));
+    std::map<int64_t, json> expected = Lines(whole.stdout_data), resumed = Lines(part2.stdout_data);
+    REQUIRE(expected.size() == 20);
+    REQUIRE(resumed.size() == 10);
+    for (int64_t step = 11; step <= 20; ++step) {
+      INFO("step " << step);
+      CHECK(resumed[step]["loss"].get<double>() == expected[step]["loss"].get<double>());  // bit-identical
+      CHECK(resumed[step]["grad_norm"].get<double>() == expected[step]["grad_norm"].get<double>());
+      CHECK(resumed[step]["lr"].get<double>() == expected[step]["lr"].get<double>());
+    }
+    // The loss moved (a run that learns nothing would also "resume" exactly).
+    CHECK(expected[1]["loss"].get<double>() != expected[20]["loss"].get<double>());
+    auto ta = StateTensors(a + "/step-00000020", ""), tb = StateTensors(b + "/step-00000020", "");
+    REQUIRE(ta.size() == tb.size());
+    for (auto& [name, t] : ta) {
+      INFO(name);
+      if (name == "rng.cpu") continue;
+      CHECK(t.equal(tb[name]));
+    }
+  }
+}
+
+TEST_CASE("SIGTERM: checkpoint at the step reached, exit 143, resume continues the same run", "[learner][slow]") {
+  Workspace& w = Shared();
+  const std::string a = w.dir.path() + "/term-a", b = w.dir.path() + "/term-b";
+  const std::vector<std::string> flags = {"--steps", "100000", "--save-every", "0"};
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  SpawnOptions spawn;
+  spawn.argv = Offline("sft", w.trajectories, b, flags);
+  spawn.stdout_fd = out[1];
+  auto pid = Spawn(spawn);
+  REQUIRE(pid.ok());
+  close(out[1]);
+  std::string text;
+  char buf[4096];
+  // Wait for a few steps, then stop it the way a scheduler does.
+  while (std::count(text.begin(), text.end(), '\n') < 3) {
+    const ssize_t n = read(out[0], buf, sizeof(buf));
+    REQUIRE(n > 0);
+    text.append(buf, n);
+  }
+  kill(*pid, SIGTERM);
+  for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) > 0;) text.append(buf, n);
+  close(out[0]);
+  auto status = WaitForPid(*pid);
+  REQUIRE(status.ok());
+  REQUIRE(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 143);
+  std::map<int64_t, json> before = Lines(text);
+  const int64_t last = before.rbegin()->first;
+  INFO("stopped at step " << last);
+  CHECK(access((b + "/" + absl::StrCat("step-", std::string(8 - std::to_string(last).size(), '0'), last)).c_str(),
+               F_OK) == 0);
+
+  std::vector<std::string> resume = flags;
+  resume.insert(resume.end(), {"--stop-after", "3"});
+  ProcessResult after = Run(Offline("sft", w.trajectories, b, resume));
+  REQUIRE(after.exit_code == 0);
+  std::vector<std::string> straight = flags;
+  straight.insert(straight.end(), {"--stop-after", std::to_string(last + 3)});
+  ProcessResult whole = Run(Offline("sft", w.trajectories, a, straight));
+  REQUIRE(whole.exit_code == 0);
+  std::map<int64_t, json> expected = Lines(whole.stdout_data), resumed = Lines(after.stdout_data);
+  REQUIRE(resumed.size() == 3);
+  for (auto& [step, line] : resumed) {
+    INFO("step " << step);
+    CHECK(line["loss"].get<double>() == expected[step]["loss"].get<double>());
+  }
+}
+
+TEST_CASE("data parallel: two Gloo ranks on halves of each batch equal one rank on all of it", "[learner][slow]") {
+  Workspace& w = Shared();
+  for (const std::string algo : {"ppo", "dpo", "critic"}) {
+    INFO(algo);
+    const std::string data = algo == "dpo" ? w.preferences : w.trajectories;
+    const std::string one = w.dir.path() + "/dp1-" + algo, two = w.dir.path() + "/dp2-" + algo;
+    // A small token budget: both runs split into several micro-batches, differently.
+    const std::vector<std::string> flags = {"--steps", "4", "--max-batch-tokens", "64"};
+    ProcessResult single = Run(Offline(algo, data, one, flags));
+    INFO(single.stderr_data);
+    REQUIRE(single.exit_code == 0);
+    std::vector<std::string> gloo = flags;
+    gloo.insert(gloo.end(), {"--backend", "gloo"});
+    std::vector<ProcessResult> ranks = testing::LaunchRanks(Offline(algo, data, two, gloo), 2);
+    for (const ProcessResult& r : ranks) {
+      INFO(r.stderr_data);
+      REQUIRE(r.exit_code == 0);
+    }
+    CHECK(ranks[1].stdout_data.empty());  // only rank 0 reports
+    std::map<int64_t, json> a = Lines(single.stdout_data), b = Lines(ranks[0].stdout_data);
+    REQUIRE(a.size() == 4);
+    REQUIRE(b.size() == 4);
+    for (int64_t step = 1; step <= 4; ++step) {
+      INFO("step " << step);
+      CHECK(b[step]["loss"].get<double>() == Approx(a[step]["loss"].get<double>()).epsilon(1e-4).margin(1e-6));
+      CHECK(b[step]["grad_norm"].get<double>() == Approx(a[step]["grad_norm"].get<double>()).epsilon(1e-4));
+    }
+    auto ta = StateTensors(one + "/step-00000004", ""), tb = StateTensors(two + "/step-00000004", "");
+    int compared = 0;
+    double worst_element = 0, worst_relative = 0;
+    for (auto& [name, t] : ta) {
+      if (absl::StartsWith(name, "rng.")) continue;
+      INFO(name);
+      REQUIRE(tb.count(name) == 1);
+      // Float summation order differs between the runs, and Adam's m / sqrt(v) magnifies it
+      // for elements whose gradient is ~0; so: each element within a small fraction of one
+      // step's size (lr), and the tensor as a whole within 1e-3 relative.
+      const double worst = (t - tb[name]).abs().max().item<double>();
+      const double relative = (t - tb[name]).norm().item<double>() / std::max(1e-12, t.norm().item<double>());
+      worst_element = std::max(worst_element, worst);
+      worst_relative = std::max(worst_relative, relative);
+      CHECK(worst <= 0.05 * 3e-3);
+      CHECK(relative <= 1e-3);
+      ++compared;
+    }
+    CHECK(compared > 10);
+    std::printf("%s: 2 ranks vs 1: max |diff| %.3g, max relative norm %.3g\n", algo.c_str(), worst_element, worst_relative);
+  }
+}
+
+TEST_CASE("checkpoints: only the newest K, no temporaries, a PEFT adapter the model loads", "[learner]") {
+  Workspace& w = Shared();
+  const std::string ck = w.dir.path() + "/keep";
+  ProcessResult r = Run(Offline("rest", w.trajectories, ck, {"--steps", "6", "--save-every", "2", "--keep", "2",
+                                                             "--rest-threshold", "0.5"}));
+  INFO(r.stderr_data);
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> entries = ListDirectory(ck);
+  std::sort(entries.begin(), entries.end());
+  CHECK(entries == std::vector<std::string>{"step-00000004", "step-00000006"});
+  for (const char* f : {"state.json", "state.safetensors", "adapter/adapter_config.json", "adapter/adapter_model.safetensors"}) {
+    CHECK(access((ck + "/step-00000006/" + f).c_str(), R_OK) == 0);
+  }
+  auto base = Run({Crucible(), "model", "logits", "--checkpoint", w.model, "--token-ids", "100,101,102"});
+  auto tuned = Run({Crucible(), "model", "logits", "--checkpoint", w.model, "--token-ids", "100,101,102", "--adapter",
+                    ck + "/step-00000006/adapter"});
+  INFO(tuned.stderr_data);
+  REQUIRE(base.exit_code == 0);
+  REQUIRE(tuned.exit_code == 0);
+  CHECK(base.stdout_data != tuned.stdout_data);  // the adapter changed the model
+
+  // A CodeRL run with the critic trained here (its adapter and outcome head).
+  const std::string critic = w.dir.path() + "/critic";
+  REQUIRE(Run(Offline("critic", w.trajectories, critic, {"--steps", "2"})).exit_code == 0);
+  ProcessResult coderl = Run(Offline("coderl", w.trajectories, w.dir.path() + "/coderl", {"--steps", "2", "--critic", critic}));
+  INFO(coderl.stderr_data);
+  CHECK(coderl.exit_code == 0);
+  CHECK(Lines(coderl.stdout_data).size() == 2);
+}
+
+TEST_CASE("bad input: exit 2 with the reason", "[learner]") {
+  Workspace& w = Shared();
+  const std::string bad = w.dir.path() + "/bad.jsonl";
+  {
+    std::ofstream f(bad);
+    f << json{{"prompt", "a"}, {"completion", "b"}}.dump() << "\n" << "{not json\n";
+  }
+  ProcessResult r = Run(Offline("sft", bad, w.dir.path() + "/bad-ck", {"--steps", "1"}));
+  CHECK(r.exit_code == 2);
+  CHECK(absl::StrContains(r.stderr_data, "bad.jsonl:2"));
+  ProcessResult kind = Run(Offline("dpo", w.trajectories, w.dir.path() + "/bad-ck", {"--steps", "1"}));
+  CHECK(kind.exit_code == 2);
+  CHECK(absl::StrContains(kind.stderr_data, "missing \"chosen\""));
+  ProcessResult algo = Run(Offline("a2c", w.trajectories, w.dir.path() + "/bad-ck", {"--steps", "1"}));
+  CHECK(algo.exit_code == 2);
+  ProcessResult critic = Run(Offline("critic", w.preferences, w.dir.path() + "/bad-ck", {"--steps", "1"}));
+  CHECK(critic.exit_code == 2);
+  // A checkpoint of another algorithm is refused, not silently mixed in.
+  const std::string sft = w.dir.path() + "/mixed";
+  REQUIRE(Run(Offline("sft", w.trajectories, sft, {"--steps", "1"})).exit_code == 0);
+  ProcessResult mixed = Run(Offline("rest", w.trajectories, sft, {"--steps", "2"}));
+  CHECK(mixed.exit_code == 1);
+  CHECK(absl::StrContains(mixed.stderr_data, "\"sft\" checkpoint"));
+}
+
+TEST_CASE("data: parsing, validation and the batch order", "[learner]") {
+  ByteTokenizer bytes;
+  auto e = ParseExample(R"({"prompt_tokens":[1,2],"completion":"ab","reward":0.5,"outcome":"TLE",
+                             "behaviour_logprobs":[-1,-2],"group_id":"p","reference":false})",
+                        DataKind::kTrajectories, bytes);
+  REQUIRE(e.ok());
+  CHECK(e->prompt == std::vector<int32_t>{1, 2});
+  CHECK(e->completion == bytes.Encode("ab", false));
+  CHECK(e->outcome == kRuntimeError);
+  auto ref = ParseExample(R"({"prompt":"p","completion":"c","reference":true})", DataKind::kTrajectories, bytes);
+  REQUIRE(ref.ok());
+  CHECK(ref->outcome == kPassed);
+  for (const char* bad : {R"({"prompt":"p"})", R"({"prompt":"","completion":"c"})", R"([1,2])",
+                          R"({"prompt":"p","completion":"ab","behaviour_logprobs":[-1]})",
+                          R"({"prompt":"p","completion":"a","behaviour_logprobs":[0.5]})",
+                          R"({"prompt":"p","completion":"a","outcome":"maybe"})",
+                          R"({"prompt":"p","completion":"a","reward":"high"})",
+                          R"({"prompt_tokens":[1,"x"],"completion":"a"})"}) {
+    INFO(bad);
+    CHECK(ParseExample(bad, DataKind::kTrajectories, bytes).status().code() == absl::StatusCode::kInvalidArgument);
+  }
+
+  DataOrder order(5, 9, true), again(5, 9, true), other(5, 10, true);
+  std::vector<int64_t> first = order.Next(7);  // crosses into epoch 1
+  CHECK(first == again.Next(7));
+  std::vector<int64_t> epoch0(first.begin(), first.begin() + 5);
+  std::sort(epoch0.begin(), epoch0.end());
+  CHECK(epoch0 == std::vector<int64_t>{0, 1, 2, 3, 4});  // a permutation
+  CHECK(order.epoch() == 1);
+  DataOrder resumed(5, 9, true);
+  resumed.set_consumed(7);
+  CHECK(resumed.Next(6) == order.Next(6));  // the cursor is the whole state
+  CHECK(other.Next(10) != DataOrder(5, 9, true).Next(10));
+  DataOrder plain(3, 9, false);
+  CHECK(plain.Next(4) == std::vector<int64_t>{0, 1, 2, 0});
+}
+
+}  // namespace
+}  // namespace crucible::learner
