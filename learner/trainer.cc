@@ -56,7 +56,8 @@ class Autocast {
   bool on_;
 };
 
-Forward RunForward(CausalLm& model, const Rows& rows, double temperature, bool want_entropy) {
+// want_logits false: hidden states only (the value pass: no LM head over the vocabulary).
+Forward RunForward(CausalLm& model, const Rows& rows, double temperature, bool want_entropy, bool want_logits = true) {
   const int64_t B = static_cast<int64_t>(rows.prompts.size());
   int64_t L = 1, Tc = 1;
   for (int64_t b = 0; b < B; ++b) {
@@ -103,6 +104,7 @@ Forward RunForward(CausalLm& model, const Rows& rows, double temperature, bool w
   f.token_hidden = gather(tok);
   f.mask = mask.to(device);
   f.last = last.to(device);
+  if (!want_logits) return f;
   torch::Tensor logits = model->Logits(f.pred_hidden);
   if (temperature != 1.0) logits = logits / temperature;
   f.logp = torch::log_softmax(logits, -1).gather(-1, targets.to(device).unsqueeze(-1)).squeeze(-1) * f.mask;
@@ -191,17 +193,17 @@ struct Trainer::Impl {
   }
   static int64_t Tokens(const Example& e) { return static_cast<int64_t>(e.completion.size()); }
 
-  Forward Run(const std::vector<int64_t>& micro, bool entropy = false) {
+  Forward Run(const std::vector<int64_t>& micro, bool entropy = false, bool logits = true) {
     Rows rows;
     for (int64_t i : micro) rows.Add(ex(i).prompt, ex(i).completion);
-    return RunForward(t.model_, rows, o().temperature, entropy);
+    return RunForward(t.model_, rows, o().temperature, entropy, logits);
   }
   // Chosen rows first, then rejected.
-  Forward RunPairs(const std::vector<int64_t>& micro) {
+  Forward RunPairs(const std::vector<int64_t>& micro, bool logits = true) {
     Rows rows;
     for (int64_t i : micro) rows.Add(ex(i).prompt, ex(i).completion);
     for (int64_t i : micro) rows.Add(ex(i).prompt, ex(i).rejected);
-    return RunForward(t.model_, rows, 1.0, false);
+    return RunForward(t.model_, rows, 1.0, false, logits);
   }
 
   void Backward(const torch::Tensor& loss, Terms& terms) {
@@ -261,9 +263,10 @@ struct Trainer::Impl {
         model::AdaptersDisabled off(t.model_);
         ref = Run(micro);
       }
+      // The values at the start of the step need the backbone only.
       const bool need_values = gae && std::any_of(micro.begin(), micro.end(), [&](int64_t i) { return ex(i).values.empty(); });
       Forward cur;
-      if (need_values) cur = Run(micro);
+      if (need_values) cur = Run(micro, false, /*logits=*/false);
       for (size_t b = 0; b < micro.size(); ++b) {
         const Example& e = ex(micro[b]);
         const int64_t n = Tokens(e);
@@ -386,7 +389,7 @@ struct Trainer::Impl {
             rows.Add(ex(i).prompt, ex(i).completion);
             outcomes.push_back(ex(i).outcome);
           }
-          Forward c = RunForward(t.critic_->model, rows, 1.0, false);
+          Forward c = RunForward(t.critic_->model, rows, 1.0, false, /*want_logits=*/false);
           weights = CriticTokenWeights(t.critic_->head->TokenLogits(F32(c.token_hidden)),
                                        torch::tensor(outcomes, torch::kInt64).to(c.mask.device())) *
                     c.mask;
@@ -434,7 +437,7 @@ struct Trainer::Impl {
         if (ex(i).outcome < 0) return absl::InvalidArgumentError("critic training needs each example's outcome");
         outcomes.push_back(ex(i).outcome);
       }
-      Forward f = Run(micro);
+      Forward f = Run(micro, false, /*logits=*/false);
       torch::Tensor target = torch::tensor(outcomes, torch::kInt64).to(f.mask.device());
       torch::Tensor logits = t.outcome_head_->SequenceLogits(t.outcome_head_->TokenLogits(F32(f.token_hidden)),
                                                              f.mask > 0);
@@ -457,7 +460,7 @@ struct Trainer::Impl {
       const double share = static_cast<double>(B) / global;
       torch::Tensor chosen, rejected, loss;
       if (a == Algorithm::kRewardModel) {
-        Forward f = RunPairs(micro);
+        Forward f = RunPairs(micro, /*logits=*/false);
         torch::Tensor r = F32(t.reward_head_(F32(f.hidden), f.last));
         chosen = r.narrow(0, 0, B);
         rejected = r.narrow(0, B, B);
