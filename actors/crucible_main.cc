@@ -66,6 +66,8 @@ ABSL_FLAG(int64_t, steps, 100, "learner: optimizer steps in the run (the schedul
 ABSL_FLAG(int64_t, stop_after, 0, "learner: stop after this many steps in this process (with a checkpoint)");
 ABSL_FLAG(int64_t, save_every, 50, "learner: checkpoint every N steps (and at the end and on SIGTERM)");
 ABSL_FLAG(int, keep, 3, "learner: checkpoints to keep");
+ABSL_FLAG(double, connect_timeout_s, 300, "learner: seconds for every rank to reach the rendezvous");
+ABSL_FLAG(double, collective_timeout_s, 600, "learner: seconds a collective may wait for the other ranks");
 ABSL_FLAG(int64_t, batch_size, 8, "learner: examples (pairs) per step over all ranks");
 ABSL_FLAG(int64_t, max_batch_tokens, 4096, "learner: padded tokens per forward pass");
 ABSL_FLAG(double, lr, 1e-4, "learner: peak learning rate");
@@ -185,6 +187,7 @@ int RunLearner(const std::string& command) {
   c.stop_after = absl::GetFlag(FLAGS_stop_after);
   c.save_every = absl::GetFlag(FLAGS_save_every);
   c.keep = absl::GetFlag(FLAGS_keep);
+  c.connect_timeout_s = absl::GetFlag(FLAGS_connect_timeout_s);
   c.lora_rank = absl::GetFlag(FLAGS_lora_rank);
   c.lora_alpha = absl::GetFlag(FLAGS_lora_alpha);
   c.json = absl::GetFlag(FLAGS_json);
@@ -212,6 +215,7 @@ int RunLearner(const std::string& command) {
   t.dpo_beta = absl::GetFlag(FLAGS_beta);
   t.orpo_lambda = absl::GetFlag(FLAGS_orpo_lambda);
   t.rest_threshold = absl::GetFlag(FLAGS_rest_threshold);
+  t.collective_timeout = absl::Seconds(absl::GetFlag(FLAGS_collective_timeout_s));
   return crucible::learner::RunOffline(c);
 }
 

@@ -127,6 +127,7 @@ int RunOffline(const OfflineCommand& c) {
   CommunicatorOptions comm_options;
   comm_options.backend = c.backend;
   comm_options.rendezvous = *rendezvous;
+  comm_options.connect_timeout = absl::Seconds(c.connect_timeout_s);
   absl::StatusOr<std::unique_ptr<Communicator>> comm = CreateCommunicator(comm_options);
   if (!comm.ok()) return Fail(comm.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1, comm.status().message());
   const bool leader = (*comm)->rank() == 0;

@@ -31,6 +31,8 @@ struct OfflineCommand {
   int64_t stop_after = 0;      // > 0: stop (with a checkpoint) after this many steps in this process
   int64_t save_every = 50;
   int keep = 3;
+  double connect_timeout_s = 300;  // every rank must reach the rendezvous within this
+
   int64_t lora_rank = 16;
   double lora_alpha = 32;
   bool json = false;

@@ -30,31 +30,36 @@ int FreePort() {
   return port;
 }
 
-std::vector<ProcessResult> LaunchRanks(const std::vector<std::string>& argv, int world_size,
-                                       const std::vector<std::string>& extra_env, std::chrono::milliseconds timeout) {
-  std::vector<std::string> base;
+std::vector<std::string> RankEnvironment(int rank, int world_size, int port) {
+  std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry = *e;
     // Launcher variables of an enclosing job must not leak into the ranks.
     if (absl::StartsWith(entry, "RANK=") || absl::StartsWith(entry, "WORLD_SIZE=") ||
-        absl::StartsWith(entry, "LOCAL_RANK=") || absl::StartsWith(entry, "LOCAL_WORLD_SIZE=") || absl::StartsWith(entry, "MASTER_") ||
-        absl::StartsWith(entry, "SLURM_")) {
+        absl::StartsWith(entry, "LOCAL_RANK=") || absl::StartsWith(entry, "LOCAL_WORLD_SIZE=") ||
+        absl::StartsWith(entry, "MASTER_") || absl::StartsWith(entry, "SLURM_")) {
       continue;
     }
-    base.push_back(entry);
+    env.push_back(entry);
   }
-  base.push_back("MASTER_ADDR=127.0.0.1");
-  base.push_back(absl::StrCat("MASTER_PORT=", FreePort()));
-  base.push_back(absl::StrCat("WORLD_SIZE=", world_size));
-  base.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", world_size));
-  for (const std::string& e : extra_env) base.push_back(e);
+  env.push_back("MASTER_ADDR=127.0.0.1");
+  env.push_back(absl::StrCat("MASTER_PORT=", port));
+  env.push_back(absl::StrCat("WORLD_SIZE=", world_size));
+  env.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", world_size));
+  env.push_back(absl::StrCat("RANK=", rank));
+  env.push_back(absl::StrCat("LOCAL_RANK=", rank));
+  return env;
+}
+
+std::vector<ProcessResult> LaunchRanks(const std::vector<std::string>& argv, int world_size,
+                                       const std::vector<std::string>& extra_env, std::chrono::milliseconds timeout) {
+  const int port = FreePort();
   std::vector<ProcessResult> results(world_size);
   std::vector<std::thread> threads;
   for (int r = 0; r < world_size; ++r) {
     threads.emplace_back([&, r] {
-      std::vector<std::string> env = base;
-      env.push_back(absl::StrCat("RANK=", r));
-      env.push_back(absl::StrCat("LOCAL_RANK=", r));
+      std::vector<std::string> env = RankEnvironment(r, world_size, port);
+      env.insert(env.end(), extra_env.begin(), extra_env.end());
       absl::StatusOr<ProcessResult> result = RunProcess(argv, "", timeout, env);
       if (result.ok()) {
         results[r] = *std::move(result);

@@ -13,6 +13,10 @@ namespace crucible::testing {
 // A TCP port that was free a moment ago on 127.0.0.1.
 int FreePort();
 
+// The inherited environment without any enclosing job's launcher variables, plus rank
+// `rank` of `world_size` meeting at 127.0.0.1:port.
+std::vector<std::string> RankEnvironment(int rank, int world_size, int port);
+
 // Runs argv once per rank, concurrently; results in rank order. extra_env entries are
 // NAME=value added to the inherited environment.
 std::vector<ProcessResult> LaunchRanks(const std::vector<std::string>& argv, int world_size,

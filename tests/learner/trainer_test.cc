@@ -269,6 +269,71 @@ TEST_CASE("data parallel: two Gloo ranks on halves of each batch equal one rank 
   }
 }
 
+// Reads lines from fd until `lines` newlines arrived (or EOF); returns what was read.
+std::string ReadLines(int fd, int lines) {
+  std::string text;
+  char buf[4096];
+  while (std::count(text.begin(), text.end(), '\n') < lines) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    text.append(buf, n);
+  }
+  return text;
+}
+
+TEST_CASE("data parallel: a rank killed mid-run makes the other fail fast, not hang", "[learner][slow]") {
+  Workspace& w = Shared();
+  const int port = testing::FreePort();
+  std::vector<std::string> argv = Offline("sft", w.trajectories, w.dir.path() + "/killed",
+                                          {"--steps", "100000", "--save-every", "0", "--backend", "gloo",
+                                           "--collective-timeout-s", "20"});
+  int out[2], err[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+  SpawnOptions leader, follower;
+  leader.argv = follower.argv = argv;
+  leader.env = testing::RankEnvironment(0, 2, port);
+  follower.env = testing::RankEnvironment(1, 2, port);
+  leader.stdout_fd = out[1];
+  leader.stderr_fd = err[1];
+  auto p0 = Spawn(leader);
+  auto p1 = Spawn(follower);
+  REQUIRE(p0.ok());
+  REQUIRE(p1.ok());
+  close(out[1]);
+  close(err[1]);
+  const std::string first = ReadLines(out[0], 3);  // three steps taken together
+  REQUIRE(std::count(first.begin(), first.end(), '\n') >= 3);
+  kill(*p1, SIGKILL);
+  (void)WaitForPid(*p1);
+  const auto killed = std::chrono::steady_clock::now();
+  auto status = WaitForPid(*p0);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  std::string errors = ReadLines(err[0], 1000);
+  close(out[0]);
+  close(err[0]);
+  REQUIRE(status.ok());
+  INFO(errors);
+  REQUIRE(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 1);
+  CHECK(absl::StrContains(errors, "gloo"));
+  CHECK(took < 25);  // within the collective timeout, in practice at once (connection closed)
+}
+
+TEST_CASE("data parallel: a rank that never arrives fails the rendezvous after the timeout", "[learner][slow]") {
+  Workspace& w = Shared();
+  std::vector<std::string> argv = Offline("sft", w.trajectories, w.dir.path() + "/alone",
+                                          {"--steps", "1", "--backend", "gloo", "--connect-timeout-s", "3"});
+  const auto start = std::chrono::steady_clock::now();
+  auto r = RunProcess(argv, "", std::chrono::minutes(1), testing::RankEnvironment(0, 2, testing::FreePort()));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE(r.ok());
+  INFO(r->stderr_data);
+  CHECK(r->exit_code == 1);
+  CHECK(absl::StrContains(r->stderr_data, "rendezvous"));
+  CHECK(took < 30);
+}
+
 TEST_CASE("checkpoints: only the newest K, no temporaries, a PEFT adapter the model loads", "[learner]") {
   Workspace& w = Shared();
   const std::string ck = w.dir.path() + "/keep";
