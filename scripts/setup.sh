@@ -36,3 +36,5 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
+# The optional parts this build has (NCCL: when the CUDA toolkit and NCCL were found).
+sed -n 's/^CRUCIBLE_WITH_NCCL:BOOL=\(.*\)/setup: NCCL communicator \1/p' "$BUILD_DIR/CMakeCache.txt"
