@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import sys
 import time
 
@@ -125,6 +124,16 @@ def ppo_update(model, loras, value_head, opt, params, batch, o):
     return loss.item()
 
 
+def peak_rss_mib():
+    """VmHWM: this process's own high-water mark (ru_maxrss would carry over the spawning
+    parent's peak across exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", required=True)
@@ -154,7 +163,7 @@ def main():
         ppo_update(model, loras, value_head, opt, params, batch, o)
     seconds = (time.perf_counter() - start) / a.reps
     print(json.dumps({"seconds_per_update": seconds, "tokens": len(d["prompts"]) * c,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mib": peak_rss_mib()}))
 
 
 if __name__ == "__main__":
