@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -279,6 +280,54 @@ std::string ReadLines(int fd, int lines) {
     text.append(buf, n);
   }
   return text;
+}
+
+TEST_CASE("data parallel under Slurm's variables only: same result as torchrun's", "[learner][slow]") {
+  Workspace& w = Shared();
+  // srun sets SLURM_PROCID / SLURM_NTASKS / SLURM_JOB_NODELIST / SLURM_JOB_ID; the port is
+  // 20000 + job id % 20000, so pick a job id whose port is free.
+  int job = -1;
+  for (int attempt = 0; attempt < 500 && job < 0; ++attempt) {
+    const int port = testing::FreePort();
+    if (port >= 20000 && port < 40000) job = port - 20000;
+  }
+  if (job < 0) {
+    std::printf("SKIPPED: no free port in [20000, 40000)\n");
+    std::exit(77);
+  }
+  const std::vector<std::string> flags = {"--steps", "2", "--backend", "gloo"};
+  std::vector<std::string> argv = Offline("sft", w.trajectories, w.dir.path() + "/slurm", flags);
+  std::vector<ProcessResult> results(2);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.emplace_back([&, r] {
+      std::vector<std::string> env;
+      for (const std::string& e : testing::RankEnvironment(r, 2, 0)) {
+        if (!absl::StartsWith(e, "RANK=") && !absl::StartsWith(e, "WORLD_SIZE=") && !absl::StartsWith(e, "LOCAL_") &&
+            !absl::StartsWith(e, "MASTER_")) {
+          env.push_back(e);
+        }
+      }
+      env.insert(env.end(), {absl::StrCat("SLURM_PROCID=", r), "SLURM_NTASKS=2", absl::StrCat("SLURM_LOCALID=", r),
+                             "SLURM_NTASKS_PER_NODE=2", "SLURM_JOB_NODELIST=localhost",
+                             absl::StrCat("SLURM_JOB_ID=", job)});
+      auto result = RunProcess(argv, "", std::chrono::minutes(2), env);
+      if (result.ok()) results[r] = *std::move(result);
+    });
+  }
+  for (std::thread& t : ranks) t.join();
+  for (const ProcessResult& r : results) {
+    INFO(r.stderr_data);
+    REQUIRE(r.exit_code == 0);
+  }
+  CHECK(absl::StrContains(results[0].stderr_data, "2 rank(s) (gloo)"));
+  ProcessResult single = Run(Offline("sft", w.trajectories, w.dir.path() + "/slurm-one", {"--steps", "2"}));
+  REQUIRE(single.exit_code == 0);
+  std::map<int64_t, json> a = Lines(single.stdout_data), b = Lines(results[0].stdout_data);
+  REQUIRE(b.size() == 2);
+  for (int64_t step : {1, 2}) {
+    CHECK(b[step]["loss"].get<double>() == Approx(a[step]["loss"].get<double>()).epsilon(1e-4));
+  }
 }
 
 TEST_CASE("data parallel: a rank killed mid-run makes the other fail fast, not hang", "[learner][slow]") {
