@@ -48,8 +48,7 @@ void Unpack(const torch::Tensor& packed, const std::vector<torch::Tensor>& tenso
   int64_t offset = 0;
   for (const torch::Tensor& t : tensors) {
     const int64_t n = t.numel();
-    // copy_ works on views and non-contiguous tensors alike.
-    const_cast<torch::Tensor&>(t).copy_(packed.narrow(0, offset, n).view(t.sizes()));
+    t.copy_(packed.narrow(0, offset, n).view(t.sizes()));  // views and non-contiguous tensors too
     offset += n;
   }
 }
