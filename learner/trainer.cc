@@ -4,6 +4,7 @@
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
+#include <numeric>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -165,16 +166,19 @@ DataKind DataKindOf(Algorithm a) {
 }
 
 // The per-algorithm steps. Each accumulates gradients for the local shard and returns the
-// (scaled) loss terms; `batch` is the global batch, `local` this rank's part of it.
+// (scaled) loss terms. Examples are named by their position in the global batch (an
+// example can appear twice in a batch that crosses an epoch): `all` is every position,
+// `local` this rank's.
 struct Trainer::Impl {
   Trainer& t;
-  const std::vector<int64_t>& batch;
+  const std::vector<int64_t>& batch;  // data indices
+  const std::vector<int64_t>& all;
   const std::vector<int64_t>& local;
 
-  const Example& ex(int64_t i) const { return t.data_[i]; }
+  const Example& ex(int64_t position) const { return t.data_[batch[position]]; }
   const TrainerOptions& o() const { return t.options_; }
 
-  // Micro-batches of `ids` (data indices) under the token budget; `length` is an
+  // Micro-batches of `ids` (positions) under the token budget; `length` is an
   // example's padded row length (both rows for a pair).
   template <typename Length, typename Fn>
   absl::Status ForMicroBatches(const std::vector<int64_t>& ids, Length length, Fn fn) {
@@ -216,7 +220,7 @@ struct Trainer::Impl {
     Terms terms = rest ? ZeroTerms({"loss", "kept"}) : ZeroTerms({"loss"});
     auto weight = [&](const Example& e) { return rest ? (e.reward >= o().rest_threshold ? e.reward : 0.0) : 1.0; };
     double global = 0;
-    for (int64_t i : batch) global += weight(ex(i)) * Tokens(ex(i));
+    for (int64_t i : all) global += weight(ex(i)) * Tokens(ex(i));
     std::vector<int64_t> kept;
     for (int64_t i : local) {
       if (weight(ex(i)) > 0) kept.push_back(i);
@@ -248,11 +252,7 @@ struct Trainer::Impl {
     struct Prepared {
       torch::Tensor old_logp, values, kl, advantages, returns;  // [c] each, float32 CPU
     };
-    std::unordered_map<int64_t, Prepared> prep;  // by position in `batch`
-    std::vector<int64_t> local_pos;
-    for (size_t k = t.comm_.rank(); k < batch.size(); k += t.comm_.size()) local_pos.push_back(static_cast<int64_t>(k));
-    std::unordered_map<int64_t, int64_t> pos_of;  // data index -> batch position, for the local shard
-    for (int64_t k : local_pos) pos_of[batch[k]] = k;
+    std::unordered_map<int64_t, Prepared> prep;  // by position
 
     // Pass 1, no gradients: reference log-probs (adapters off), behaviour log-probs,
     // values at the start of the step, the per-token KL.
@@ -279,7 +279,7 @@ struct Trainer::Impl {
                          ? F32(t.value_head_(F32(cur.pred_hidden[b].narrow(0, 0, n)).unsqueeze(0))).squeeze(0).cpu()
                          : torch::tensor(e.values, torch::kFloat32);
         }
-        prep[pos_of[micro[b]]] = std::move(p);
+        prep[micro[b]] = std::move(p);
       }
       return absl::OkStatus();
     }));
@@ -290,13 +290,13 @@ struct Trainer::Impl {
     for (auto& [k, p] : prep) seq_kl[k] = p.kl.sum().item<double>();
     CRUCIBLE_RETURN_IF_ERROR(AllReduceTensors(t.comm_, {seq_kl}, ReduceOp::kSum, o().collective_timeout));
     int64_t global_tokens = 0;
-    for (int64_t i : batch) global_tokens += Tokens(ex(i));
+    for (int64_t i : all) global_tokens += Tokens(ex(i));
     const double mean_kl = seq_kl.sum().item<double>() / std::max<int64_t>(1, global_tokens);
     const double kl_coef = t.kl_.value();
 
     if (gae) {
       for (auto& [k, p] : prep) {
-        const Example& e = ex(batch[k]);
+        const Example& e = ex(k);
         torch::Tensor mask = torch::ones({1, p.kl.numel()});
         torch::Tensor rewards = TokenRewards(p.kl.unsqueeze(0), mask, torch::tensor({e.reward}, torch::kFloat32), kl_coef);
         Gae g = ComputeGae(rewards, p.values.unsqueeze(0), mask, o().gamma, o().lambda);
@@ -322,7 +322,7 @@ struct Trainer::Impl {
       std::vector<int64_t> groups;
       std::vector<double> rewards;
       for (int64_t k = 0; k < N; ++k) {
-        const Example& e = ex(batch[k]);
+        const Example& e = ex(k);
         groups.push_back(group_ids.emplace(e.group_id, group_ids.size()).first->second);
         rewards.push_back(e.reward - kl_coef * seq_kl[k].item<double>());
       }
@@ -339,7 +339,7 @@ struct Trainer::Impl {
       std::vector<torch::Tensor> old_lp, adv, old_v, ret;
       int64_t tokens = 0;
       for (int64_t i : micro) {
-        const Prepared& p = prep[pos_of[i]];
+        const Prepared& p = prep.at(i);
         old_lp.push_back(p.old_logp);
         adv.push_back(p.advantages);
         if (gae) {
@@ -374,7 +374,7 @@ struct Trainer::Impl {
   absl::StatusOr<Terms> CodeRl() {
     Terms terms = ZeroTerms({"loss", "rl", "ce"});
     int64_t sample_tokens = 0, reference_tokens = 0;
-    for (int64_t i : batch) (ex(i).reference ? reference_tokens : sample_tokens) += Tokens(ex(i));
+    for (int64_t i : all) (ex(i).reference ? reference_tokens : sample_tokens) += Tokens(ex(i));
     std::vector<int64_t> samples, references;
     for (int64_t i : local) (ex(i).reference ? references : samples).push_back(i);
     if (sample_tokens > 0) {
@@ -564,9 +564,10 @@ absl::StatusOr<StepMetrics> Trainer::Step() {
   const absl::Time start = absl::Now();
   StepMetrics m;
   const std::vector<int64_t> batch = order_.Next(options_.batch_size);
-  std::vector<int64_t> local;
-  for (size_t k = comm_.rank(); k < batch.size(); k += comm_.size()) local.push_back(batch[k]);
-  Impl impl{*this, batch, local};
+  std::vector<int64_t> all(batch.size()), local;
+  std::iota(all.begin(), all.end(), 0);
+  for (size_t k = comm_.rank(); k < batch.size(); k += comm_.size()) local.push_back(static_cast<int64_t>(k));
+  Impl impl{*this, batch, all, local};
   pending_kl_ = -1;
   absl::StatusOr<Terms> terms;
   switch (options_.algorithm) {

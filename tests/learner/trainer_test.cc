@@ -282,6 +282,38 @@ std::string ReadLines(int fd, int lines) {
   return text;
 }
 
+TEST_CASE("data parallel: batches that repeat an example (larger than the data) shard exactly", "[learner][slow]") {
+  Workspace& w = Shared();
+  const std::string few = w.dir.path() + "/five.jsonl";
+  {
+    std::ifstream in(w.trajectories);
+    std::ofstream out(few);
+    std::string line;
+    for (int i = 0; i < 5 && std::getline(in, line); ++i) out << line << "\n";
+  }
+  // Batch 8 over 5 examples: every batch holds some example twice, on one rank or on both.
+  const std::vector<std::string> flags = {"--steps", "3", "--kl-coef", "0.2"};
+  ProcessResult single = Run(Offline("ppo", few, w.dir.path() + "/dup1", flags));
+  INFO(single.stderr_data);
+  REQUIRE(single.exit_code == 0);
+  std::vector<std::string> gloo = flags;
+  gloo.insert(gloo.end(), {"--backend", "gloo"});
+  std::vector<ProcessResult> ranks = testing::LaunchRanks(Offline("ppo", few, w.dir.path() + "/dup2", gloo), 2);
+  for (const ProcessResult& r : ranks) {
+    INFO(r.stderr_data);
+    REQUIRE(r.exit_code == 0);
+  }
+  std::map<int64_t, json> a = Lines(single.stdout_data), b = Lines(ranks[0].stdout_data);
+  REQUIRE(b.size() == 3);
+  for (int64_t step = 1; step <= 3; ++step) {
+    INFO("step " << step);
+    for (const char* key : {"loss", "value", "kl", "grad_norm"}) {
+      INFO(key);
+      CHECK(b[step][key].get<double>() == Approx(a[step][key].get<double>()).epsilon(1e-4).margin(1e-7));
+    }
+  }
+}
+
 TEST_CASE("data parallel under Slurm's variables only: same result as torchrun's", "[learner][slow]") {
   Workspace& w = Shared();
   // srun sets SLURM_PROCID / SLURM_NTASKS / SLURM_JOB_NODELIST / SLURM_JOB_ID; the port is
