@@ -54,6 +54,24 @@ std::string DefaultTokenizerFor(const std::string& checkpoint_dir) {
   return ::access(path.c_str(), F_OK) == 0 ? path : "bytes";
 }
 
+namespace {
+
+// The model a command runs: the checkpoint on the requested device and dtype, with the
+// adapter if one is given, after the CPU runtime is configured. On failure *exit_code is
+// 2 for bad flags, 1 otherwise.
+absl::StatusOr<CausalLm> LoadForCommand(const std::string& checkpoint, const std::string& adapter,
+                                        const std::string& device, const std::string& dtype, int* exit_code) {
+  *exit_code = 2;
+  CRUCIBLE_ASSIGN_OR_RETURN(ModelOptions options, ParseModelOptions(device, dtype));
+  *exit_code = 1;
+  ConfigureCpuRuntime();
+  CRUCIBLE_ASSIGN_OR_RETURN(CausalLm model, LoadCausalLm(checkpoint, options));
+  if (!adapter.empty()) CRUCIBLE_RETURN_IF_ERROR(LoadPeftAdapter(model, adapter).status());
+  return model;
+}
+
+}  // namespace
+
 int RunInit(const InitCommand& c) {
   if (c.config_file.empty() || c.out_dir.empty()) return Fail(2, "--config and --out are required");
   absl::StatusOr<ModelConfig> config = ModelConfig::FromFile(c.config_file);
@@ -72,21 +90,16 @@ int RunInit(const InitCommand& c) {
 
 int RunLogits(const LogitsCommand& c) {
   if (c.checkpoint.empty() || c.token_ids.empty()) return Fail(2, "--checkpoint and --token-ids are required");
-  absl::StatusOr<ModelOptions> options = ParseModelOptions(c.device, c.dtype);
-  if (!options.ok()) return Fail(2, options.status().message());
-  ConfigureCpuRuntime();
-  absl::StatusOr<CausalLm> model = LoadCausalLm(c.checkpoint, *options);
-  if (!model.ok()) return Fail(1, model.status().message());
-  if (!c.adapter.empty()) {
-    if (auto loaded = LoadPeftAdapter(*model, c.adapter); !loaded.ok()) return Fail(1, loaded.status().message());
-  }
+  int code = 0;
+  absl::StatusOr<CausalLm> model = LoadForCommand(c.checkpoint, c.adapter, c.device, c.dtype, &code);
+  if (!model.ok()) return Fail(code, model.status().message());
   for (int64_t t : c.token_ids) {
     if (t < 0 || t >= (*model)->config().vocab_size) {
       return Fail(2, absl::StrCat("token id ", t, " is outside the vocabulary of ", (*model)->config().vocab_size));
     }
   }
   c10::InferenceMode inference;
-  torch::Tensor ids = torch::tensor(c.token_ids, torch::kInt64).unsqueeze(0).to(options->device);
+  torch::Tensor ids = torch::tensor(c.token_ids, torch::kInt64).unsqueeze(0).to((*model)->options().device);
   torch::Tensor logits = (*model)->forward(ids).squeeze(0).to(torch::kCPU);  // [T, V] float32
   auto row = [&](int64_t t) {
     torch::Tensor r = logits[t].contiguous();
@@ -135,14 +148,9 @@ int RunDetokenize(const DetokenizeCommand& c) {
 int RunGenerate(const GenerateCommand& c) {
   if (c.checkpoint.empty() || c.prompt.empty()) return Fail(2, "--checkpoint and --prompt are required");
   if (c.n <= 0) return Fail(2, "--n must be positive");
-  absl::StatusOr<ModelOptions> options = ParseModelOptions(c.device, c.dtype);
-  if (!options.ok()) return Fail(2, options.status().message());
-  ConfigureCpuRuntime();
-  absl::StatusOr<CausalLm> model = LoadCausalLm(c.checkpoint, *options);
-  if (!model.ok()) return Fail(1, model.status().message());
-  if (!c.adapter.empty()) {
-    if (auto loaded = LoadPeftAdapter(*model, c.adapter); !loaded.ok()) return Fail(1, loaded.status().message());
-  }
+  int code = 0;
+  absl::StatusOr<CausalLm> model = LoadForCommand(c.checkpoint, c.adapter, c.device, c.dtype, &code);
+  if (!model.ok()) return Fail(code, model.status().message());
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
       Tokenizer::Load(c.tokenizer.empty() ? DefaultTokenizerFor(c.checkpoint) : c.tokenizer);
   if (!tokenizer.ok()) return Fail(2, tokenizer.status().message());
