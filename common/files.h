@@ -22,6 +22,9 @@ absl::StatusOr<std::string> MakeTempDir(const std::string& parent, const std::st
 // Removes a directory tree; a missing path is not an error.
 absl::Status RemoveTree(const std::string& path);
 
+// mkdir -p: every missing directory of `path` (mode 0755); existing ones are fine.
+absl::Status MakeDirs(const std::string& path);
+
 // The directory for temporary files: $TMPDIR or /tmp.
 std::string TempRoot();
 

@@ -1,0 +1,531 @@
+#include "common/weight_stream.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
+namespace crucible {
+
+// The wire format is little-endian; the conversions below copy host words as they are.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "weight_stream assumes little-endian");
+
+namespace {
+
+// ---- CRC-32C ----------------------------------------------------------------------
+
+constexpr uint32_t kCrc32cPoly = 0x82F63B78u;  // Castagnoli, reflected
+
+struct Crc32cTables {
+  uint32_t t[8][256];
+};
+
+// t[0] is the byte-at-a-time table; t[k][b] is the CRC of byte b followed by k zero bytes,
+// which lets slice-by-8 fold eight input bytes with eight independent lookups.
+constexpr Crc32cTables MakeCrc32cTables() {
+  Crc32cTables tables{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) != 0 ? (c >> 1) ^ kCrc32cPoly : c >> 1;
+    tables.t[0][i] = c;
+  }
+  for (int s = 1; s < 8; ++s) {
+    for (uint32_t i = 0; i < 256; ++i) {
+      const uint32_t prev = tables.t[s - 1][i];
+      tables.t[s][i] = (prev >> 8) ^ tables.t[0][prev & 0xFF];
+    }
+  }
+  return tables;
+}
+
+constexpr Crc32cTables kCrc32cTables = MakeCrc32cTables();
+
+// ---- manifests ----------------------------------------------------------------------
+
+template <typename Tensors>
+absl::Status ValidateTensors(const Tensors& tensors, int64_t total_bytes) {
+  if (total_bytes < 0)
+    return absl::InvalidArgumentError(absl::StrFormat("total_bytes %d < 0", total_bytes));
+  std::unordered_set<std::string> names;
+  int64_t expected_offset = 0;
+  int index = 0;
+  for (const v1::TensorSpec& t : tensors) {
+    const std::string where = absl::StrFormat("tensor %d (\"%s\")", index++, t.name());
+    if (t.name().empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": empty name"));
+    if (!names.insert(t.name()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": name repeated"));
+    }
+    const int64_t element_bytes = DTypeSize(t.dtype());
+    if (element_bytes == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: unknown dtype %d", where, static_cast<int>(t.dtype())));
+    }
+    int64_t numel = 1;
+    for (int64_t dim : t.shape()) {
+      if (dim < 0)
+        return absl::InvalidArgumentError(absl::StrFormat("%s: dimension %d < 0", where, dim));
+      if (__builtin_mul_overflow(numel, dim, &numel)) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": shape overflows int64"));
+      }
+    }
+    int64_t size_bytes = 0;
+    if (__builtin_mul_overflow(numel, element_bytes, &size_bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": size overflows int64"));
+    }
+    if (t.size_bytes() != size_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: size_bytes %d, expected %d (%d elements of %d bytes)", where,
+                          t.size_bytes(), size_bytes, numel, element_bytes));
+    }
+    if (t.offset_bytes() != expected_offset) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: offset_bytes %d, expected %d (tensors tile the bytes in order)",
+                          where, t.offset_bytes(), expected_offset));
+    }
+    if (__builtin_add_overflow(expected_offset, size_bytes, &expected_offset) ||
+        expected_offset > total_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: ends past total_bytes %d", where, total_bytes));
+    }
+  }
+  if (expected_offset != total_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("tensors cover %d bytes, total_bytes is %d", expected_offset, total_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateIdentity(const std::string& run_id, int64_t version) {
+  if (run_id.empty()) return absl::InvalidArgumentError("run_id: empty");
+  if (version < 0) return absl::InvalidArgumentError(absl::StrFormat("version %d < 0", version));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---- CRC-32C ----------------------------------------------------------------------
+
+namespace internal {
+
+uint32_t Crc32cPortable(const void* data, size_t n, uint32_t crc) {
+  const auto& t = kCrc32cTables.t;
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint32_t c = ~crc;
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    const uint32_t lo = static_cast<uint32_t>(word) ^ c;
+    const uint32_t hi = static_cast<uint32_t>(word >> 32);
+    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
+        t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n-- > 0) c = t[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
+  return ~c;
+}
+
+#if defined(__x86_64__)
+
+__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const void* data, size_t n,
+                                                          uint32_t crc) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint32_t c = ~crc;
+  while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {
+    c = _mm_crc32_u8(c, *p++);
+    --n;
+  }
+  uint64_t c64 = c;
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c64 = _mm_crc32_u64(c64, word);
+    p += 8;
+    n -= 8;
+  }
+  c = static_cast<uint32_t>(c64);
+  while (n-- > 0) c = _mm_crc32_u8(c, *p++);
+  return ~c;
+}
+
+bool Crc32cHardwareAvailable() {
+  static const bool available = __builtin_cpu_supports("sse4.2");
+  return available;
+}
+
+#else
+
+uint32_t Crc32cHardware(const void* data, size_t n, uint32_t crc) {
+  return Crc32cPortable(data, n, crc);
+}
+
+bool Crc32cHardwareAvailable() { return false; }
+
+#endif
+
+}  // namespace internal
+
+uint32_t Crc32c(const void* data, size_t n, uint32_t crc) {
+  return internal::Crc32cHardwareAvailable() ? internal::Crc32cHardware(data, n, crc)
+                                             : internal::Crc32cPortable(data, n, crc);
+}
+
+// ---- 16-bit floats ------------------------------------------------------------------
+
+uint16_t FloatToBf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) {
+    // Truncating a NaN whose payload sits in the low bits would make it infinity; setting
+    // the quiet bit keeps it a NaN.
+    return static_cast<uint16_t>((bits >> 16) | 0x0040u);
+  }
+  // Adding 0x7FFF plus the lowest kept bit rounds to nearest with ties to even; a carry
+  // out of the mantissa moves the exponent up, to infinity past the largest finite value.
+  const uint32_t lsb = (bits >> 16) & 1u;
+  return static_cast<uint16_t>((bits + 0x7FFFu + lsb) >> 16);
+}
+
+float Bf16ToFloat(uint16_t value) {
+  const uint32_t bits = static_cast<uint32_t>(value) << 16;
+  float out;
+  std::memcpy(&out, &bits, 4);
+  return out;
+}
+
+void FloatToBf16(const float* in, size_t n, uint16_t* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = FloatToBf16(in[i]);
+}
+
+void Bf16ToFloat(const uint16_t* in, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = Bf16ToFloat(in[i]);
+}
+
+float F16ToFloat(uint16_t value) {
+  const uint32_t sign = static_cast<uint32_t>(value & 0x8000u) << 16;
+  const uint32_t exponent = (value >> 10) & 0x1Fu;
+  const uint32_t mantissa = value & 0x3FFu;
+  uint32_t bits;
+  if (exponent == 0) {
+    if (mantissa == 0) {
+      bits = sign;
+    } else {
+      // Subnormal: mantissa * 2^-24, exact in float32.
+      const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+      return sign != 0 ? -magnitude : magnitude;
+    }
+  } else if (exponent == 0x1F) {
+    bits = sign | 0x7F800000u | (mantissa << 13);
+  } else {
+    bits = sign | ((exponent + (127 - 15)) << 23) | (mantissa << 13);
+  }
+  float out;
+  std::memcpy(&out, &bits, 4);
+  return out;
+}
+
+int64_t DTypeSize(v1::DType dtype) {
+  switch (dtype) {
+    case v1::F32:
+      return 4;
+    case v1::BF16:
+    case v1::F16:
+      return 2;
+    default:
+      return 0;
+  }
+}
+
+// ---- versions -------------------------------------------------------------------------
+
+absl::Status ValidateLayout(const std::vector<v1::TensorSpec>& tensors, int64_t total_bytes) {
+  return ValidateTensors(tensors, total_bytes);
+}
+
+absl::StatusOr<WeightsVersion> MakeVersion(std::string run_id, int64_t version,
+                                           int64_t learner_step, v1::PeftConfig peft,
+                                           const std::vector<std::string>& names,
+                                           const std::vector<std::vector<int64_t>>& shapes,
+                                           const float* data, v1::DType wire_dtype) {
+  absl::Status identity = ValidateIdentity(run_id, version);
+  if (!identity.ok()) return identity;
+  if (names.size() != shapes.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%d names but %d shapes", names.size(), shapes.size()));
+  }
+  if (wire_dtype != v1::F32 && wire_dtype != v1::BF16) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("wire dtype %s: expected F32 or BF16", v1::DType_Name(wire_dtype)));
+  }
+  const int64_t element_bytes = DTypeSize(wire_dtype);
+  WeightsVersion out;
+  out.run_id = std::move(run_id);
+  out.version = version;
+  out.learner_step = learner_step;
+  out.peft = std::move(peft);
+  int64_t total_numel = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    v1::TensorSpec spec;
+    spec.set_name(names[i]);
+    spec.set_dtype(wire_dtype);
+    int64_t numel = 1;
+    for (int64_t dim : shapes[i]) {
+      spec.add_shape(dim);
+      // Negative dimensions are reported by ValidateLayout below, with the tensor's name.
+      if (dim >= 0 && __builtin_mul_overflow(numel, dim, &numel)) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("tensor %d (\"%s\"): shape overflows int64", i, names[i]));
+      }
+    }
+    if (numel < 0) numel = 0;
+    if (numel > (std::numeric_limits<int64_t>::max() / element_bytes) - total_numel) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("tensor %d (\"%s\"): the version's size overflows int64", i, names[i]));
+    }
+    spec.set_offset_bytes(total_numel * element_bytes);
+    spec.set_size_bytes(numel * element_bytes);
+    total_numel += numel;
+    out.tensors.push_back(std::move(spec));
+  }
+  absl::Status layout = ValidateTensors(out.tensors, total_numel * element_bytes);
+  if (!layout.ok()) return layout;
+  if (data == nullptr && total_numel > 0) {
+    return absl::InvalidArgumentError(absl::StrFormat("data: null for %d elements", total_numel));
+  }
+  out.bytes.resize(static_cast<size_t>(total_numel * element_bytes));
+  if (wire_dtype == v1::F32) {
+    if (total_numel > 0) std::memcpy(out.bytes.data(), data, out.bytes.size());
+  } else {
+    char* dst = out.bytes.data();
+    for (int64_t i = 0; i < total_numel; ++i) {
+      const uint16_t h = FloatToBf16(data[i]);
+      std::memcpy(dst + 2 * i, &h, 2);
+    }
+  }
+  out.published_unix_ms = absl::ToUnixMillis(absl::Now());
+  return out;
+}
+
+absl::StatusOr<std::vector<float>> DecodeFloat32(const WeightsVersion& version) {
+  absl::Status layout =
+      ValidateTensors(version.tensors, static_cast<int64_t>(version.bytes.size()));
+  if (!layout.ok()) return layout;
+  std::vector<float> out;
+  size_t total = 0;
+  for (const v1::TensorSpec& t : version.tensors) {
+    total += static_cast<size_t>(t.size_bytes() / DTypeSize(t.dtype()));
+  }
+  out.resize(total);
+  float* dst = out.data();
+  for (const v1::TensorSpec& t : version.tensors) {
+    const char* src = version.bytes.data() + t.offset_bytes();
+    const size_t numel = static_cast<size_t>(t.size_bytes() / DTypeSize(t.dtype()));
+    if (t.dtype() == v1::F32) {
+      if (numel > 0) std::memcpy(dst, src, numel * 4);
+    } else {
+      for (size_t i = 0; i < numel; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = t.dtype() == v1::BF16 ? Bf16ToFloat(h) : F16ToFloat(h);
+      }
+    }
+    dst += numel;
+  }
+  return out;
+}
+
+v1::WeightsManifest ManifestOf(const WeightsVersion& version) {
+  v1::WeightsManifest manifest;
+  manifest.set_run_id(version.run_id);
+  manifest.set_version(version.version);
+  for (const v1::TensorSpec& t : version.tensors) *manifest.add_tensors() = t;
+  manifest.set_total_bytes(static_cast<int64_t>(version.bytes.size()));
+  *manifest.mutable_peft() = version.peft;
+  manifest.set_learner_step(version.learner_step);
+  manifest.set_published_unix_ms(version.published_unix_ms);
+  return manifest;
+}
+
+absl::Status EncodeVersion(const WeightsVersion& version, int64_t chunk_bytes,
+                           const std::function<bool(const v1::WeightsUpdate&)>& emit) {
+  if (chunk_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("chunk_bytes %d: must be positive", chunk_bytes));
+  }
+  absl::Status valid = ValidateIdentity(version.run_id, version.version);
+  if (valid.ok()) {
+    valid = ValidateTensors(version.tensors, static_cast<int64_t>(version.bytes.size()));
+  }
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "version %d of run \"%s\": %s", version.version, version.run_id, valid.message()));
+  }
+  const auto cancelled = [&] {
+    return absl::CancelledError(
+        absl::StrFormat("sending version %d was abandoned by the receiver", version.version));
+  };
+  v1::WeightsUpdate update;
+  update.set_version(version.version);
+  *update.mutable_manifest() = ManifestOf(version);
+  if (!emit(update)) return cancelled();
+
+  uint32_t crc = 0;
+  const size_t total = version.bytes.size();
+  size_t offset = 0;
+  while (offset < total) {
+    const size_t n = std::min(static_cast<size_t>(chunk_bytes), total - offset);
+    const char* p = version.bytes.data() + offset;
+    v1::WeightsChunk* chunk = update.mutable_chunk();  // clears the manifest on first use
+    chunk->set_offset_bytes(static_cast<int64_t>(offset));
+    chunk->set_data(p, n);
+    crc = Crc32c(p, n, crc);
+    if (!emit(update)) return cancelled();
+    offset += n;
+  }
+  update.mutable_commit()->set_crc32c(crc);
+  if (!emit(update)) return cancelled();
+  return absl::OkStatus();
+}
+
+// ---- WeightsAssembler -----------------------------------------------------------------
+
+WeightsAssembler::WeightsAssembler(int64_t max_total_bytes) : max_total_bytes_(max_total_bytes) {}
+
+void WeightsAssembler::Reset() {
+  in_progress_ = false;
+  manifest_.Clear();
+  bytes_.clear();
+  bytes_.shrink_to_fit();
+  received_ = 0;
+  crc_ = 0;
+}
+
+absl::StatusOr<std::shared_ptr<const WeightsVersion>> WeightsAssembler::Feed(
+    const v1::WeightsUpdate& update) {
+  absl::Status status;
+  switch (update.body_case()) {
+    case v1::WeightsUpdate::kManifest:
+      if (in_progress_) {
+        ++partials_replaced_;
+        Reset();
+      }
+      status = OnManifest(update);
+      break;
+    case v1::WeightsUpdate::kChunk:
+      status = OnChunk(update);
+      break;
+    case v1::WeightsUpdate::kCommit: {
+      auto complete = OnCommit(update);
+      if (!complete.ok()) Reset();
+      return complete;
+    }
+    default:
+      status = absl::InvalidArgumentError(
+          absl::StrFormat("update for version %d has no body", update.version()));
+      break;
+  }
+  if (!status.ok()) {
+    Reset();
+    return status;
+  }
+  return std::shared_ptr<const WeightsVersion>();
+}
+
+absl::Status WeightsAssembler::OnManifest(const v1::WeightsUpdate& update) {
+  const v1::WeightsManifest& m = update.manifest();
+  const auto refuse = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("manifest of version %d of run \"%s\": %s", m.version(), m.run_id(), why));
+  };
+  if (update.version() != m.version()) {
+    return refuse(absl::StrFormat("WeightsUpdate.version is %d", update.version()));
+  }
+  absl::Status identity = ValidateIdentity(m.run_id(), m.version());
+  if (!identity.ok()) return refuse(identity.message());
+  if (m.total_bytes() > max_total_bytes_) {
+    return refuse(absl::StrFormat("total_bytes %d exceeds the limit of %d", m.total_bytes(),
+                                  max_total_bytes_));
+  }
+  absl::Status layout = ValidateTensors(m.tensors(), m.total_bytes());
+  if (!layout.ok()) return refuse(layout.message());
+  manifest_ = m;
+  bytes_.clear();
+  bytes_.reserve(static_cast<size_t>(m.total_bytes()));
+  received_ = 0;
+  crc_ = 0;
+  in_progress_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status WeightsAssembler::OnChunk(const v1::WeightsUpdate& update) {
+  const v1::WeightsChunk& chunk = update.chunk();
+  if (!in_progress_) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("chunk of version %d at offset %d without a manifest", update.version(),
+                        chunk.offset_bytes()));
+  }
+  if (update.version() != manifest_.version()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "chunk of version %d in the middle of version %d", update.version(), manifest_.version()));
+  }
+  if (chunk.offset_bytes() != received_) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("chunk of version %d at offset %d, expected offset %d", update.version(),
+                        chunk.offset_bytes(), received_));
+  }
+  const int64_t n = static_cast<int64_t>(chunk.data().size());
+  if (n > manifest_.total_bytes() - received_) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("chunk of version %d at offset %d: %d bytes run past total_bytes %d",
+                        update.version(), chunk.offset_bytes(), n, manifest_.total_bytes()));
+  }
+  bytes_.append(chunk.data());
+  crc_ = Crc32c(chunk.data().data(), chunk.data().size(), crc_);
+  received_ += n;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const WeightsVersion>> WeightsAssembler::OnCommit(
+    const v1::WeightsUpdate& update) {
+  if (!in_progress_) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("commit of version %d without a manifest", update.version()));
+  }
+  if (update.version() != manifest_.version()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "commit of version %d in the middle of version %d", update.version(), manifest_.version()));
+  }
+  if (received_ != manifest_.total_bytes()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("commit of version %d after %d of its %d bytes", update.version(),
+                        received_, manifest_.total_bytes()));
+  }
+  if (crc_ != update.commit().crc32c()) {
+    return absl::DataLossError(absl::StrFormat(
+        "version %d of run \"%s\": CRC-32C of the bytes is %08x, the commit says %08x",
+        manifest_.version(), manifest_.run_id(), crc_, update.commit().crc32c()));
+  }
+  auto version = std::make_shared<WeightsVersion>();
+  version->run_id = manifest_.run_id();
+  version->version = manifest_.version();
+  version->learner_step = manifest_.learner_step();
+  version->peft = manifest_.peft();
+  version->tensors.assign(manifest_.tensors().begin(), manifest_.tensors().end());
+  version->bytes = std::move(bytes_);
+  version->published_unix_ms = manifest_.published_unix_ms();
+  Reset();
+  return std::shared_ptr<const WeightsVersion>(std::move(version));
+}
+
+}  // namespace crucible
