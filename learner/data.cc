@@ -57,6 +57,42 @@ std::optional<int64_t> ParseOutcome(const std::string& raw) {
   return std::nullopt;
 }
 
+absl::StatusOr<Example> ExampleFromTrajectory(const v1::Trajectory& t, int64_t vocab_size) {
+  Example e;
+  e.prompt.assign(t.prompt_tokens().begin(), t.prompt_tokens().end());
+  e.completion.assign(t.completion_tokens().begin(), t.completion_tokens().end());
+  if (e.prompt.empty() || e.completion.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("trajectory ", t.trajectory_id(), ": empty prompt or completion"));
+  }
+  for (const auto* tokens : {&e.prompt, &e.completion}) {
+    for (int32_t id : *tokens) {
+      if (id < 0 || id >= vocab_size) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("trajectory ", t.trajectory_id(), ": token ", id, " outside the vocabulary of ", vocab_size));
+      }
+    }
+  }
+  e.behaviour_logprobs.assign(t.behaviour_logprobs().begin(), t.behaviour_logprobs().end());
+  if (!e.behaviour_logprobs.empty() && e.behaviour_logprobs.size() != e.completion.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("trajectory ", t.trajectory_id(), ": ", e.behaviour_logprobs.size(),
+                                                   " behaviour log-probs for ", e.completion.size(), " tokens"));
+  }
+  for (float lp : e.behaviour_logprobs) {
+    if (!(lp <= 0)) return absl::InvalidArgumentError(absl::StrCat("trajectory ", t.trajectory_id(), ": log-prob ", lp));
+  }
+  e.values.assign(t.values().begin(), t.values().end());
+  if (!e.values.empty() && e.values.size() != e.completion.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("trajectory ", t.trajectory_id(), ": values do not match tokens"));
+  }
+  e.reward = t.reward();
+  std::optional<int64_t> outcome = ParseOutcome(t.outcome().empty() ? t.verdict().verdict() : t.outcome());
+  e.outcome = outcome.value_or(-1);
+  e.group_id = t.group_id();
+  e.baseline_reward = t.baseline_reward();
+  e.reference = t.reference();
+  return e;
+}
+
 absl::StatusOr<Example> ParseExample(const std::string& line, DataKind kind, const Tokenizer& tokenizer) {
   json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return absl::InvalidArgumentError("not valid JSON");

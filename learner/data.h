@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/tokenizer.h"
+#include "crucible/v1/trajectory.pb.h"
 
 namespace crucible::learner {
 
@@ -38,6 +39,10 @@ absl::StatusOr<Example> ParseExample(const std::string& line, DataKind kind, con
 // vocab_size.
 absl::StatusOr<std::vector<Example>> LoadExamples(const std::string& path, DataKind kind, const Tokenizer& tokenizer,
                                                   int64_t vocab_size);
+
+// A streamed trajectory (proto/crucible/v1/trajectory.proto) as a training example: its
+// token fields as they are; the outcome from `outcome`, else from the verdict's code.
+absl::StatusOr<Example> ExampleFromTrajectory(const v1::Trajectory& trajectory, int64_t vocab_size);
 
 // Outcome names: compile_error|runtime_error|failed_test|passed (also the judge's verdict
 // codes CE|RE|TLE|MLE|OLE|WA|AC|OK; limits count as runtime errors, as in CodeRL).

@@ -83,14 +83,17 @@ Gae ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values, const 
 
 PpoTerms PpoLoss(const torch::Tensor& logprobs, const torch::Tensor& old_logprobs, const torch::Tensor& advantages,
                  const torch::Tensor& values, const torch::Tensor& old_values, const torch::Tensor& returns,
-                 const torch::Tensor& mask, const torch::Tensor& entropy, const PpoOptions& o) {
+                 const torch::Tensor& mask, const torch::Tensor& entropy, const PpoOptions& o,
+                 const torch::Tensor& behaviour_weights) {
   PpoTerms t;
   const torch::Tensor log_ratio = logprobs - old_logprobs.detach();
   const torch::Tensor ratio = torch::exp(log_ratio);
   const torch::Tensor adv = advantages.detach();
   const torch::Tensor unclipped = -adv * ratio;
   const torch::Tensor clipped = -adv * torch::clamp(ratio, 1.0 - o.clip_range, 1.0 + o.clip_range);
-  t.policy_loss = MaskedMean(torch::max(unclipped, clipped), mask);
+  torch::Tensor surrogate = torch::max(unclipped, clipped);
+  if (behaviour_weights.defined()) surrogate = surrogate * behaviour_weights.detach();
+  t.policy_loss = MaskedMean(surrogate, mask);
   if (values.defined()) {
     const torch::Tensor ret = returns.detach(), old_v = old_values.detach();
     const torch::Tensor v_clipped = old_v + torch::clamp(values - old_v, -o.clip_range_value, o.clip_range_value);
@@ -107,6 +110,28 @@ PpoTerms PpoLoss(const torch::Tensor& logprobs, const torch::Tensor& old_logprob
     t.clip_fraction = MaskedMean((clipped.detach() > unclipped.detach()).to(mask.dtype()), mask);
   }
   return t;
+}
+
+torch::Tensor BehaviourWeights(const torch::Tensor& prox_logprobs, const torch::Tensor& behaviour_logprobs,
+                               double cap) {
+  torch::NoGradGuard no_grad;
+  return torch::clamp_max(torch::exp(prox_logprobs.detach() - behaviour_logprobs.detach()), cap);
+}
+
+BehaviourWeightStats SummariseBehaviourWeights(const torch::Tensor& prox_logprobs,
+                                               const torch::Tensor& behaviour_logprobs, const torch::Tensor& mask,
+                                               double cap) {
+  torch::NoGradGuard no_grad;
+  BehaviourWeightStats s;
+  const torch::Tensor raw = torch::exp(prox_logprobs.detach() - behaviour_logprobs.detach()).to(torch::kFloat64);
+  const torch::Tensor m = mask.to(torch::kFloat64);
+  const double n = m.sum().item<double>();
+  if (n == 0) return s;
+  const torch::Tensor w = torch::clamp_max(raw, cap);
+  s.mean = ((w * m).sum() / n).item<double>();
+  s.max = (w * m).max().item<double>();
+  s.truncated_fraction = (((raw > cap).to(torch::kFloat64) * m).sum() / n).item<double>();
+  return s;
 }
 
 void AdaptiveKlController::Update(double kl, int64_t steps) {

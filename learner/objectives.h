@@ -89,9 +89,28 @@ struct PpoTerms {
 };
 // `entropy` [B, T] may be undefined (no bonus). `values` are the value head's current
 // predictions (with autograd), `old_values` those when the advantages were computed.
+//
+// Decoupled PPO (AReaL, Fu et al. 2025) for off-policy samples: `old_logprobs` are then the
+// proximal policy's (the policy at the start of the step) and `behaviour_weights` [B, T]
+// the truncated importance weights min(pi_prox / mu, C) of the behaviour policy mu that
+// drew the tokens (BehaviourWeights); the per-token loss is
+//   w_t * max(-A_t r_t, -A_t clip(r_t, 1 - eps, 1 + eps)),  r_t = pi / pi_prox.
+// Undefined weights are 1: with pi_prox = mu that is the plain on-policy objective.
 PpoTerms PpoLoss(const torch::Tensor& logprobs, const torch::Tensor& old_logprobs, const torch::Tensor& advantages,
                  const torch::Tensor& values, const torch::Tensor& old_values, const torch::Tensor& returns,
-                 const torch::Tensor& mask, const torch::Tensor& entropy, const PpoOptions& options);
+                 const torch::Tensor& mask, const torch::Tensor& entropy, const PpoOptions& options,
+                 const torch::Tensor& behaviour_weights = torch::Tensor());
+
+// min(exp(prox_logprobs - behaviour_logprobs), cap) per token, detached (TIS: truncated
+// importance sampling); the statistics are over the mask.
+struct BehaviourWeightStats {
+  double mean = 0, max = 0, truncated_fraction = 0;
+};
+torch::Tensor BehaviourWeights(const torch::Tensor& prox_logprobs, const torch::Tensor& behaviour_logprobs,
+                               double cap);
+BehaviourWeightStats SummariseBehaviourWeights(const torch::Tensor& prox_logprobs,
+                                               const torch::Tensor& behaviour_logprobs, const torch::Tensor& mask,
+                                               double cap);
 
 // Ziegler et al.'s adaptive KL coefficient: after a batch with observed KL `kl` over
 // `steps` samples, coef *= 1 + clip(kl / target - 1, -0.2, 0.2) * steps / horizon.

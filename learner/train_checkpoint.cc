@@ -39,17 +39,6 @@ absl::Status FsyncDir(const std::string& dir) {
   return rc == 0 ? absl::OkStatus() : Errno("fsync " + dir);
 }
 
-absl::Status MakeDirs(const std::string& path) {
-  std::string prefix;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || (path[i] == '/' && i > 0)) {
-      prefix = path.substr(0, i);
-      if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return Errno("mkdir " + prefix);
-    }
-  }
-  return absl::OkStatus();
-}
-
 // Entries of dir whose names start with prefix, with the step number that follows.
 std::vector<std::pair<int64_t, std::string>> Steps(const std::string& dir, const char* prefix) {
   std::vector<std::pair<int64_t, std::string>> out;
@@ -72,7 +61,8 @@ std::vector<std::pair<int64_t, std::string>> Steps(const std::string& dir, const
 
 std::string StepDirName(int64_t step) { return absl::StrFormat("%s%08d", kStepPrefix, step); }
 
-absl::Status SaveTrainCheckpoint(Trainer& trainer, const std::string& dir, const model::LoraConfig& lora, int keep) {
+absl::Status SaveTrainCheckpoint(Trainer& trainer, const std::string& dir, const model::LoraConfig& lora, int keep,
+                                 const std::map<std::string, std::string>& extra_files) {
   CRUCIBLE_RETURN_IF_ERROR(MakeDirs(dir));
   const Trainer::Scalars scalars = trainer.StateScalars();
   const std::string final_dir = absl::StrCat(dir, "/", StepDirName(scalars.step));
@@ -95,6 +85,9 @@ absl::Status SaveTrainCheckpoint(Trainer& trainer, const std::string& dir, const
   CRUCIBLE_RETURN_IF_ERROR(model::SavePeftAdapter(trainer.model(), lora, tmp + "/adapter"));
   for (auto& [name, head] : trainer.Heads()) {
     CRUCIBLE_RETURN_IF_ERROR(model::SaveHead(*head, absl::StrCat(tmp, "/", name, ".safetensors")));
+  }
+  for (const auto& [name, contents] : extra_files) {
+    CRUCIBLE_RETURN_IF_ERROR(WriteFileAtomic(absl::StrCat(tmp, "/", name), contents));
   }
   CRUCIBLE_RETURN_IF_ERROR(FsyncDir(tmp + "/adapter"));
   CRUCIBLE_RETURN_IF_ERROR(FsyncDir(tmp));

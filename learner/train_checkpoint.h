@@ -13,6 +13,7 @@
 #ifndef CRUCIBLE_LEARNER_TRAIN_CHECKPOINT_H_
 #define CRUCIBLE_LEARNER_TRAIN_CHECKPOINT_H_
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -24,8 +25,11 @@ namespace crucible::learner {
 
 std::string StepDirName(int64_t step);  // "step-00000010"
 
-// Writes the trainer's state as DIR/step-<step> (call on one rank only).
-absl::Status SaveTrainCheckpoint(Trainer& trainer, const std::string& dir, const model::LoraConfig& lora, int keep);
+// Writes the trainer's state as DIR/step-<step> (call on one rank only). `extra_files`
+// (name -> contents) are written into the step directory with the rest, atomically: the
+// online learner keeps its trajectory ledger and books there.
+absl::Status SaveTrainCheckpoint(Trainer& trainer, const std::string& dir, const model::LoraConfig& lora, int keep,
+                                 const std::map<std::string, std::string>& extra_files = {});
 
 // The newest complete step directory under dir, or nullopt when there is none.
 absl::StatusOr<std::optional<std::string>> LatestTrainCheckpoint(const std::string& dir);

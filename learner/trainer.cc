@@ -171,11 +171,12 @@ DataKind DataKindOf(Algorithm a) {
 // `local` this rank's.
 struct Trainer::Impl {
   Trainer& t;
-  const std::vector<int64_t>& batch;  // data indices
+  const std::vector<const Example*>& batch;
   const std::vector<int64_t>& all;
   const std::vector<int64_t>& local;
+  double iw_max_ = 0;  // the largest behaviour weight on this rank (a max, not a share)
 
-  const Example& ex(int64_t position) const { return t.data_[batch[position]]; }
+  const Example& ex(int64_t position) const { return *batch[position]; }
   const TrainerOptions& o() const { return t.options_; }
 
   // Micro-batches of `ids` (positions) under the token budget; `length` is an
@@ -247,10 +248,15 @@ struct Trainer::Impl {
   // ---- PPO (GAE with a value head, or RLOO / GRPO group baselines) ----
   absl::StatusOr<Terms> Ppo() {
     Terms terms = ZeroTerms({"loss", "policy", "value", "entropy", "approx_kl", "clip_fraction"});
+    const bool decoupled = o().behaviour_weight_cap > 0;
+    if (decoupled) {
+      for (const char* name : {"iw_mean", "iw_truncated_fraction"}) terms[name] = 0;
+    }
     const bool gae = o().advantage == AdvantageEstimator::kGae;
     const torch::Device device = t.model_->options().device;
     struct Prepared {
       torch::Tensor old_logp, values, kl, advantages, returns;  // [c] each, float32 CPU
+      bool has_behaviour = false;  // old_logp came from the actor (else: the reference's)
     };
     std::unordered_map<int64_t, Prepared> prep;  // by position
 
@@ -272,7 +278,8 @@ struct Trainer::Impl {
         const int64_t n = Tokens(e);
         Prepared p;
         torch::Tensor ref_lp = F32(ref.logp[b].narrow(0, 0, n)).cpu();
-        p.old_logp = e.behaviour_logprobs.empty() ? ref_lp : torch::tensor(e.behaviour_logprobs, torch::kFloat32);
+        p.has_behaviour = !e.behaviour_logprobs.empty();
+        p.old_logp = p.has_behaviour ? torch::tensor(e.behaviour_logprobs, torch::kFloat32) : ref_lp;
         p.kl = KlPenalty(p.old_logp, ref_lp, o().kl_estimator);
         if (gae) {
           p.values = e.values.empty()
@@ -354,8 +361,24 @@ struct Trainer::Impl {
         old_values = PadRows(old_v, Tc, device);
         returns = PadRows(ret, Tc, device);
       }
-      PpoTerms terms_b = PpoLoss(F32(f.logp), PadRows(old_lp, Tc, device), PadRows(adv, Tc, device), values, old_values,
-                                 returns, f.mask, f.entropy, o().ppo);
+      torch::Tensor behaviour = PadRows(old_lp, Tc, device), proximal = behaviour, weights;
+      if (decoupled) {
+        // One update per batch: the proximal policy is this forward's own, detached. Rows
+        // without the actor's log-probs count as drawn from it (weight 1).
+        proximal = F32(f.logp).detach();
+        torch::Tensor mu = behaviour.clone();
+        for (size_t b = 0; b < micro.size(); ++b) {
+          if (!prep.at(micro[b]).has_behaviour) mu[b].copy_(proximal[b]);
+        }
+        weights = BehaviourWeights(proximal, mu, o().behaviour_weight_cap);
+        const BehaviourWeightStats iw = SummariseBehaviourWeights(proximal, mu, f.mask, o().behaviour_weight_cap);
+        const double share_b = static_cast<double>(tokens) / static_cast<double>(global_tokens);
+        terms["iw_mean"] += iw.mean * share_b;
+        terms["iw_truncated_fraction"] += iw.truncated_fraction * share_b;
+        iw_max_ = std::max(iw_max_, iw.max);
+      }
+      PpoTerms terms_b = PpoLoss(F32(f.logp), proximal, PadRows(adv, Tc, device), values, old_values, returns, f.mask,
+                                 f.entropy, o().ppo, weights);
       const double share = static_cast<double>(tokens) / static_cast<double>(global_tokens);
       Backward(terms_b.loss * share, terms);
       terms["policy"] += terms_b.policy_loss.item<double>() * share;
@@ -511,9 +534,6 @@ Trainer::Trainer(CausalLm model, std::vector<Example> data, Communicator& comm, 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(CausalLm model, std::vector<Example> data, Communicator& comm,
                                                          const TrainerOptions& options, Critic* critic) {
   if (data.empty()) return absl::InvalidArgumentError("no training data");
-  if (options.batch_size < 1) return absl::InvalidArgumentError("batch size must be at least 1");
-  if (options.max_batch_tokens < 1) return absl::InvalidArgumentError("the micro-batch token budget must be positive");
-  if (!(options.temperature > 0)) return absl::InvalidArgumentError("temperature must be positive");
   for (const Example& e : data) {
     if ((DataKindOf(options.algorithm) == DataKind::kPreferences) != !e.rejected.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("algorithm ", AlgorithmName(options.algorithm), " needs ",
@@ -522,6 +542,23 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(CausalLm model, std::ve
                                                          : "trajectories"));
     }
   }
+  return Build(std::move(model), std::move(data), comm, options, critic);
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::CreateOnline(CausalLm model, Communicator& comm,
+                                                               const TrainerOptions& options, Critic* critic) {
+  if (DataKindOf(options.algorithm) != DataKind::kTrajectories) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm ", AlgorithmName(options.algorithm), " trains on preference pairs, not online"));
+  }
+  return Build(std::move(model), {}, comm, options, critic);
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Build(CausalLm model, std::vector<Example> data, Communicator& comm,
+                                                        const TrainerOptions& options, Critic* critic) {
+  if (options.batch_size < 1) return absl::InvalidArgumentError("batch size must be at least 1");
+  if (options.max_batch_tokens < 1) return absl::InvalidArgumentError("the micro-batch token budget must be positive");
+  if (!(options.temperature > 0)) return absl::InvalidArgumentError("temperature must be positive");
   std::unique_ptr<Trainer> t(new Trainer(std::move(model), std::move(data), comm, options, critic));
   const int64_t hidden = t->model_->config().hidden_size;
   const torch::Device device = t->model_->options().device;
@@ -562,8 +599,40 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::NamedTrainable() {
 
 absl::StatusOr<StepMetrics> Trainer::Step() {
   const absl::Time start = absl::Now();
+  if (data_.empty()) return absl::FailedPreconditionError("this trainer has no data of its own: use Step(batch)");
+  std::vector<const Example*> batch;
+  for (int64_t i : order_.Next(options_.batch_size)) batch.push_back(&data_[i]);
+  return StepOn(batch, start);
+}
+
+absl::StatusOr<StepMetrics> Trainer::Step(const std::vector<Example>& examples) {
+  const absl::Time start = absl::Now();
+  if (examples.empty()) return absl::InvalidArgumentError("an empty batch");
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const Example& e = examples[i];
+    if (e.prompt.empty() || e.completion.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("batch example ", i, ": empty prompt or completion"));
+    }
+    if (!e.behaviour_logprobs.empty() && e.behaviour_logprobs.size() != e.completion.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("batch example ", i, ": ", e.behaviour_logprobs.size(),
+                                                     " behaviour log-probs for ", e.completion.size(), " tokens"));
+    }
+    const int64_t vocab = model_->config().vocab_size;
+    for (const auto* tokens : {&e.prompt, &e.completion}) {
+      for (int32_t t : *tokens) {
+        if (t < 0 || t >= vocab) {
+          return absl::InvalidArgumentError(absl::StrCat("batch example ", i, ": token ", t, " outside the vocabulary"));
+        }
+      }
+    }
+  }
+  std::vector<const Example*> batch;
+  for (const Example& e : examples) batch.push_back(&e);
+  return StepOn(batch, start);
+}
+
+absl::StatusOr<StepMetrics> Trainer::StepOn(const std::vector<const Example*>& batch, absl::Time start) {
   StepMetrics m;
-  const std::vector<int64_t> batch = order_.Next(options_.batch_size);
   std::vector<int64_t> all(batch.size()), local;
   std::iota(all.begin(), all.end(), 0);
   for (size_t k = comm_.rank(); k < batch.size(); k += comm_.size()) local.push_back(static_cast<int64_t>(k));
@@ -596,10 +665,17 @@ absl::StatusOr<StepMetrics> Trainer::Step() {
     (*terms)["kl_coef"] = kl_.value();
     if (options_.kl_target > 0) kl_.Update(pending_kl_, static_cast<int64_t>(batch.size()));
   }
+  if (options_.algorithm == Algorithm::kPpo && options_.behaviour_weight_cap > 0) {
+    // A max over ranks through a sum: each rank fills its own slot.
+    torch::Tensor slots = torch::zeros({comm_.size()}, torch::kFloat64);
+    slots[comm_.rank()] = impl.iw_max_;
+    CRUCIBLE_RETURN_IF_ERROR(AllReduceTensors(comm_, {slots}, ReduceOp::kSum, options_.collective_timeout));
+    (*terms)["iw_max"] = slots.max().item<double>();
+  }
   double reward = 0;
-  for (int64_t i : batch) {
-    m.tokens += static_cast<int64_t>(data_[i].completion.size() + data_[i].rejected.size());
-    reward += data_[i].reward;
+  for (const Example* e : batch) {
+    m.tokens += static_cast<int64_t>(e->completion.size() + e->rejected.size());
+    reward += e->reward;
   }
   if (DataKindOf(options_.algorithm) == DataKind::kTrajectories) (*terms)["reward"] = reward / batch.size();
   m.step = optimizer_->step();

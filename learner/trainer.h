@@ -49,6 +49,11 @@ struct TrainerOptions {
   // PPO. Without behaviour_logprobs in the data the samples count as the reference
   // policy's (adapters off); without values, the value head's at the start of the step.
   PpoOptions ppo;
+  // > 0: the decoupled PPO objective (objectives.h) for samples that carry behaviour
+  // log-probs: clipped against the proximal policy, weighted by min(pi_prox / mu, cap).
+  // With one optimizer update per batch the proximal policy is the policy of the update's
+  // own forward pass, detached. 0: the ratio is against the behaviour policy (on-policy).
+  double behaviour_weight_cap = 0;
   AdvantageEstimator advantage = AdvantageEstimator::kGae;
   double gamma = 1.0, lambda = 0.95;
   KlEstimator kl_estimator = KlEstimator::kK1;
@@ -90,8 +95,15 @@ class Trainer {
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(model::CausalLm model, std::vector<Example> data,
                                                          Communicator& comm, const TrainerOptions& options,
                                                          Critic* critic = nullptr);
+  // A trainer fed batch by batch through Step(batch) (no data of its own).
+  static absl::StatusOr<std::unique_ptr<Trainer>> CreateOnline(model::CausalLm model, Communicator& comm,
+                                                               const TrainerOptions& options,
+                                                               Critic* critic = nullptr);
 
+  // Offline: the next global batch of the data given at Create.
   absl::StatusOr<StepMetrics> Step();
+  // Online: this global batch (identical on every rank), e.g. trajectories from actors.
+  absl::StatusOr<StepMetrics> Step(const std::vector<Example>& batch);
 
   int64_t step() const { return optimizer_->step(); }
   model::CausalLm& model() { return model_; }
@@ -115,6 +127,10 @@ class Trainer {
  private:
   Trainer(model::CausalLm model, std::vector<Example> data, Communicator& comm, const TrainerOptions& options,
           Critic* critic);
+  static absl::StatusOr<std::unique_ptr<Trainer>> Build(model::CausalLm model, std::vector<Example> data,
+                                                        Communicator& comm, const TrainerOptions& options,
+                                                        Critic* critic);
+  absl::StatusOr<StepMetrics> StepOn(const std::vector<const Example*>& batch, absl::Time start);
   std::vector<std::pair<std::string, torch::Tensor>> NamedTrainable();
   struct Impl;
   model::CausalLm model_;

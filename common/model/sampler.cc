@@ -41,7 +41,6 @@ std::pair<int64_t, float> SampleRow(const float* logits, int64_t vocab, const Sa
   double sum = 0;
   for (int64_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(logits[v] * inv_t - max));
   const double log_z = max + std::log(sum);
-  auto logprob = [&](int64_t v) { return static_cast<float>(logits[v] * inv_t - log_z); };
 
   std::vector<Candidate>& c = scratch;
   c.resize(static_cast<size_t>(vocab));
@@ -85,14 +84,18 @@ std::pair<int64_t, float> SampleRow(const float* logits, int64_t vocab, const Sa
     n = std::max<size_t>(end, 1);
     kept_mass = mass(0, n);
   }
-  // Inverse CDF over the kept candidates (in their current order).
+  // Inverse CDF over the kept candidates (in their current order). The log-probability
+  // reported is the drawn distribution's: renormalised over the kept candidates (the
+  // tempered model's own when nothing was cut).
+  const double log_kept = n == static_cast<size_t>(vocab) ? log_z : max + std::log(kept_mass);
+  auto drawn_logprob = [&](int64_t v) { return static_cast<float>(logits[v] * inv_t - log_kept); };
   const double threshold = u * kept_mass;
   double acc = 0;
   for (size_t i = 0; i < n; ++i) {
     acc += std::exp(static_cast<double>(c[i].value) - max);
-    if (acc > threshold) return {c[i].index, logprob(c[i].index)};
+    if (acc > threshold) return {c[i].index, drawn_logprob(c[i].index)};
   }
-  return {c[n - 1].index, logprob(c[n - 1].index)};  // u * mass rounded up to the total
+  return {c[n - 1].index, drawn_logprob(c[n - 1].index)};  // u * mass rounded up to the total
 }
 
 }  // namespace
@@ -211,6 +214,7 @@ absl::StatusOr<std::vector<Completion>> Generate(CausalLm& model,
   args.positions = positions.to(device);
   args.mask = CausalMask(cache.valid(), 0, P);
   args.cache = &cache;
+  int64_t version = o.before_step ? o.before_step() : 0;
   torch::Tensor hidden = model->Hidden(args).narrow(1, P - 1, 1);  // [B, 1, H]
   const double prefill_seconds = Seconds(start);
   const auto decode_start = std::chrono::steady_clock::now();
@@ -231,6 +235,7 @@ absl::StatusOr<std::vector<Completion>> Generate(CausalLm& model,
       Completion& c = out[b];
       c.tokens.push_back(static_cast<int32_t>(tok[b]));
       c.logprobs.push_back(lp[b]);
+      if (o.before_step) c.versions.push_back(version);
       if (values.defined()) c.values.push_back(values[b].item<float>());
       ++new_tokens;
       bool finished = false;
@@ -271,6 +276,9 @@ absl::StatusOr<std::vector<Completion>> Generate(CausalLm& model,
     args.input_ids = next.view({B, 1}).to(device);
     args.positions = next_pos.to(device);
     args.mask = CausalMask(cache.valid(), P + step, 1);
+    // Between decode steps: a new adapter version may be applied here, in place; the
+    // cache keeps what earlier versions computed (an in-flight update).
+    if (o.before_step) version = o.before_step();
     hidden = model->Hidden(args);
   }
   if (tokenizer != nullptr) {

@@ -7,8 +7,16 @@
 // per row with no sort of the vocabulary; rows in parallel); a sequence finishes at a stop token (eos included), at a stop
 // string (its text is cut where the string starts), or at max_new_tokens. The behaviour
 // log-probability of each sampled token is its log-probability under the tempered model
-// distribution, softmax(logits / temperature) (1 for greedy), before top-k/top-p
-// filtering: the distribution the learner can recompute. A seed makes a call deterministic.
+// distribution, softmax(logits / temperature) (greedy: the argmax's under softmax(logits)), and with
+// top-k/top-p the log-probability under the truncated, renormalised distribution the token
+// was actually drawn from. The learner recomputes softmax(logits / temperature) only, so
+// training samples are drawn at top_p 1 and top_k 0 (the run config refuses others), where
+// the two coincide. A seed makes a call deterministic.
+//
+// In-flight updates: `before_step`, when set, runs before the prefill and between decode
+// steps (the model may be changed in place there, e.g. a new LoRA version copied into the
+// adapters) and returns the adapter version the next token is drawn with; each token then
+// records that version in Completion::versions.
 //
 // CompletionLogProbs is the learner's pass: for (prompt, completion) pairs, the
 // log-probability of every completion token, batched, under the current adapter or, with
@@ -16,6 +24,7 @@
 #ifndef CRUCIBLE_COMMON_MODEL_SAMPLER_H_
 #define CRUCIBLE_COMMON_MODEL_SAMPLER_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +45,7 @@ struct SamplingOptions {
   std::vector<std::string> stop_strings;
   uint64_t seed = 0;
   int64_t pad_token_id = 0;
+  std::function<int64_t()> before_step;  // see above; unset: no hook, no versions
 };
 
 enum class FinishReason { kStopToken, kStopString, kLength };
@@ -45,6 +55,7 @@ struct Completion {
   std::vector<int32_t> tokens;     // including a final stop token, if one ended it
   std::vector<float> logprobs;     // behaviour log-probabilities, one per token
   std::vector<float> values;       // value head per token (if requested)
+  std::vector<int64_t> versions;   // adapter version per token (with before_step)
   FinishReason finish_reason = FinishReason::kLength;
   std::string text;                // decoded (if a tokenizer was given), cut at a stop string
 };

@@ -153,6 +153,51 @@ TEST_CASE("PPO: clipped surrogate, clipped value loss, entropy and diagnostics",
   }
 }
 
+TEST_CASE("decoupled PPO: clipped against the proximal policy, weighted by the truncated behaviour ratio",
+          "[learner][objectives]") {
+  // Three tokens. Proximal log-probs log(0.5), log(0.4), log(0.2); behaviour (the actor's,
+  // an older version) log(0.25), log(0.4), log(0.5): raw weights pi_prox / mu = 2.0, 1.0,
+  // 0.4; with C = 1.5 the first is truncated to 1.5: weights (1.5, 1, 0.4), mean 2.9 / 3,
+  // max 1.5, one of three truncated.
+  const torch::Tensor mask = T2({{1, 1, 1}});
+  const torch::Tensor prox = T2({{std::log(0.5), std::log(0.4), std::log(0.2)}});
+  const torch::Tensor mu = T2({{std::log(0.25), std::log(0.4), std::log(0.5)}});
+  const torch::Tensor w = BehaviourWeights(prox, mu, 1.5);
+  CHECK(torch::allclose(w, T2({{1.5, 1.0, 0.4}}), 1e-12, 1e-12));
+  const BehaviourWeightStats stats = SummariseBehaviourWeights(prox, mu, mask, 1.5);
+  CHECK_THAT(stats.mean, WithinAbs(2.9 / 3, 1e-12));
+  CHECK_THAT(stats.max, WithinAbs(1.5, 1e-12));
+  CHECK_THAT(stats.truncated_fraction, WithinAbs(1.0 / 3, 1e-12));
+
+  // Current policy: ratios to the proximal policy 1.5, 0.9, 1.0 (the first clipped at 1.2
+  // for a positive advantage). Advantages (1, 1, -2):
+  //   token 0: max(-1.5, -1.2) = -1.2, times 1.5 = -1.8
+  //   token 1: max(-0.9, -0.9) = -0.9, times 1.0 = -0.9
+  //   token 2: max(2.0, 2.0)  =  2.0, times 0.4 =  0.8
+  // mean (-1.8 - 0.9 + 0.8) / 3 = -1.9 / 3.
+  PpoOptions o;
+  o.clip_range = 0.2;
+  const torch::Tensor logp = prox + T2({{std::log(1.5), std::log(0.9), 0.0}});
+  const torch::Tensor adv = T2({{1, 1, -2}});
+  PpoTerms t = PpoLoss(logp, prox, adv, torch::Tensor(), torch::Tensor(), torch::Tensor(), mask, torch::Tensor(), o, w);
+  CHECK_THAT(D(t.policy_loss), WithinAbs(-1.9 / 3, 1e-12));
+  // With the behaviour policy as the proximal one every weight is 1: the plain objective.
+  const torch::Tensor ones = BehaviourWeights(mu, mu, 2.0);
+  CHECK(torch::allclose(ones, T2({{1, 1, 1}}), 0, 0));
+  PpoTerms plain = PpoLoss(logp, mu, adv, torch::Tensor(), torch::Tensor(), torch::Tensor(), mask, torch::Tensor(), o);
+  PpoTerms same = PpoLoss(logp, mu, adv, torch::Tensor(), torch::Tensor(), torch::Tensor(), mask, torch::Tensor(), o, ones);
+  CHECK(D(plain.policy_loss) == D(same.policy_loss));
+  // The weight scales the gradient of each token: d loss / d logp_0 is 0 (clipped), token 1
+  // gets -0.9 * 1.0 / 3, token 2 gets 2 * 1.0 * 0.4 / 3 (ratio 1, not clipped).
+  torch::Tensor x = logp.clone().set_requires_grad(true);
+  torch::Tensor g = torch::autograd::grad(
+      {PpoLoss(x, prox, adv, torch::Tensor(), torch::Tensor(), torch::Tensor(), mask, torch::Tensor(), o, w).loss},
+      {x})[0];
+  CHECK_THAT(D(g[0][0]), WithinAbs(0.0, 1e-12));
+  CHECK_THAT(D(g[0][1]), WithinAbs(-0.9 / 3, 1e-12));
+  CHECK_THAT(D(g[0][2]), WithinAbs(0.8 / 3, 1e-12));
+}
+
 TEST_CASE("the adaptive KL controller moves toward its target, at most 20% per horizon", "[learner][objectives]") {
   AdaptiveKlController c(0.2, 6.0, 10000);
   c.Update(9.0, 256);  // error 0.5 clipped to 0.2
