@@ -1,0 +1,40 @@
+// Prompts and programs: what the policy is shown for a problem, and what of its completion
+// is judged.
+//
+// A prompt template is text with placeholders, filled from the problem:
+//   {statement}       the problem statement
+//   {example_input}   the first public test's input ("" when there is none)
+//   {example_output}  the first public test's expected output ("" when there is none)
+//   {id}              the problem id
+//   {language}        the program's language (python3, cpp17)
+// "{{" and "}}" stand for literal braces; any other {name} is an error when the template
+// is checked (ValidatePromptTemplate), so a typo never reaches a run.
+//
+// Extracting the program from a completion (ExtractProgram), in order:
+//   1. if the completion holds a fenced block (``` or ```python / ```cpp ...), the first
+//      block's body (an unterminated fence runs to the end);
+//   2. otherwise the completion up to the first line that starts a new prompt section
+//      ("# Problem" at the start of a line, as the default template writes), or the end;
+// then trailing whitespace is trimmed. A completion with nothing left is no program: the
+// actor does not send it to a judge and gives it the compile-error verdict and reward
+// (as CodeRL treats a sample that yields no code). So does a program holding a NUL byte,
+// which no compiler or interpreter accepts as source.
+#ifndef CRUCIBLE_ACTORS_PROMPT_H_
+#define CRUCIBLE_ACTORS_PROMPT_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "crucible/v1/problem.pb.h"
+
+namespace crucible {
+
+absl::Status ValidatePromptTemplate(const std::string& prompt_template);
+absl::StatusOr<std::string> BuildPrompt(const std::string& prompt_template, const v1::Problem& problem,
+                                        const std::string& language);
+std::string ExtractProgram(const std::string& completion);
+
+}  // namespace crucible
+
+#endif  // CRUCIBLE_ACTORS_PROMPT_H_
