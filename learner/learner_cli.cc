@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -19,9 +18,6 @@
 
 namespace crucible::learner {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSigterm(int) { g_stop.store(true); }
 
 int Fail(int code, absl::string_view message) {
   std::fprintf(stderr, "crucible learner: %s\n", std::string(message).c_str());
@@ -178,7 +174,6 @@ int RunOffline(const OfflineCommand& c) {
                  static_cast<long long>(options.batch_size), static_cast<long long>(c.steps));
   }
 
-  std::signal(SIGTERM, OnSigterm);
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   auto save = [&]() -> absl::Status {
     absl::Status s = leader ? SaveTrainCheckpoint(**trainer, c.checkpoint_dir, lora, c.keep) : absl::OkStatus();
@@ -195,9 +190,12 @@ int RunOffline(const OfflineCommand& c) {
     if (!m.ok()) return Fail(1, m.status().ToString());
     ++taken;
     if (leader) PrintStep(*m, c.steps, c.json, tty);
-    // Every rank stops at the same step: a SIGTERM seen by any rank stops all.
-    torch::Tensor stop = torch::tensor({g_stop.load() ? 1.0 : 0.0}, torch::kFloat64);
-    if (absl::Status s = AllReduceTensors(**comm, {stop}, ReduceOp::kSum, options.collective_timeout); !s.ok()) {
+    // Every rank stops at the same step: a stop seen by any rank stops all.
+    const bool stop_here = c.stop != nullptr && c.stop->load();
+    torch::Tensor stop = torch::tensor({stop_here ? 1.0 : 0.0}, torch::kFloat64);
+    if (absl::Status s =
+            AllReduceTensors(**comm, {stop}, ReduceOp::kSum, options.collective_timeout);
+        !s.ok()) {
       return Fail(1, s.ToString());
     }
     const bool stopping = stop.item<double>() > 0;
@@ -207,8 +205,10 @@ int RunOffline(const OfflineCommand& c) {
       if (absl::Status s = save(); !s.ok()) return Fail(1, s.ToString());
     }
     if (stopping) {
-      if (leader) std::fprintf(stderr, "crucible learner: SIGTERM: checkpointed step %lld, exiting\n",
-                               static_cast<long long>((*trainer)->step()));
+      if (leader) {
+        std::fprintf(stderr, "crucible learner: stopped: checkpointed step %lld, exiting\n",
+                     static_cast<long long>((*trainer)->step()));
+      }
       return 143;
     }
     if (paused) break;

@@ -1,14 +1,19 @@
 // `crucible learner offline`: trains from a trajectory or preference file (the format is in
 // learner/README.md), on one process or data-parallel under torchrun/Slurm, printing a loss
 // line per step (with a progress bar on a terminal, or JSON lines with --json), writing
-// checkpoints every --save-every steps and on SIGTERM, and resuming from the newest
+// checkpoints every --save-every steps and when stopped, and resuming from the newest
 // checkpoint in --checkpoint.
 //
-// Exit status: 0 done; 2 bad input; 1 failure; 143 stopped by SIGTERM after checkpointing
-// (so that schedulers treat the run as interrupted, not finished).
+// Stopping: RunOffline installs no signal handler. It polls `stop` after every step, and
+// all ranks agree (the flag is all-reduced) so that they checkpoint the same step and exit
+// together; the `crucible` command points `stop` at its SIGTERM/SIGINT flag.
+//
+// Exit status: 0 done; 2 bad input; 1 failure; 143 stopped after checkpointing (so that
+// schedulers treat the run as interrupted, not finished).
 #ifndef CRUCIBLE_LEARNER_LEARNER_CLI_H_
 #define CRUCIBLE_LEARNER_LEARNER_CLI_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -38,6 +43,8 @@ struct OfflineCommand {
   bool json = false;
   bool shuffle = true;
   TrainerOptions trainer;
+  // Polled after every step; true on any rank: checkpoint, exit 143. Null: never stop.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 int RunOffline(const OfflineCommand& command);

@@ -1,0 +1,728 @@
+#include "cli/launcher.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "actors/prompt.h"
+#include "cli/signals.h"
+#include "common/bundled_problems.h"
+#include "common/files.h"
+#include "common/problem_io.h"
+#include "common/tokenizer.h"
+#include "nlohmann/json.hpp"
+
+namespace crucible::cli {
+namespace {
+
+using nlohmann::json;
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// A free TCP port on the loopback interface (bound, read back, released).
+absl::StatusOr<int> FreePort(const std::string& address) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::InternalError("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return absl::UnavailableError(absl::StrCat("no free port on ", address));
+  }
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+// GET http://address:port/metrics, for the progress line; "" when unreachable.
+std::string ScrapeMetrics(const std::string& address, int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval tv{0, 300000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = absl::StrCat("GET /metrics HTTP/1.0\r\nHost: ", address, "\r\n\r\n");
+    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[16384];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// The sum of a metric's samples (every label set) in a Prometheus text exposition.
+double MetricSum(const std::string& text, absl::string_view name) {
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(line, name)) continue;
+    const absl::string_view rest = line.substr(name.size());
+    if (rest.empty() || (rest[0] != ' ' && rest[0] != '{')) continue;
+    const size_t space = line.rfind(' ');
+    double v;
+    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &v)) sum += v;
+  }
+  return sum;
+}
+
+std::string ResolveDataPath(const std::string& path) {
+  if (path.empty() || path[0] == '/' || Exists(path)) return path;
+  // Relative to the source tree the binary was built in (build/bin/crucible).
+  const std::string from_binary = absl::StrCat(ExecutableDir(), "/../../", path);
+  return Exists(from_binary) ? from_binary : path;
+}
+
+std::string NewRunId() {
+  std::random_device rd;
+  return absl::StrCat(absl::FormatTime("run-%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
+                      absl::Hex(rd() & 0xffff, absl::kZeroPad4));
+}
+
+enum class Role { kJudge, kLearner, kActor };
+const char* RoleName(Role r) { return r == Role::kJudge ? "judge" : r == Role::kLearner ? "learner" : "actor"; }
+
+struct Process {
+  Role role;
+  int index = 0;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // added to the launcher's environment
+  std::string log;
+  int grpc_port = 0, metrics_port = 0;
+  pid_t pid = -1;
+  int restarts = 0;
+  bool finished = false;         // exited 0 at the end of the run: not restarted
+  absl::Time restart_at = absl::InfinitePast();
+  absl::Duration backoff;
+};
+
+// fork + exec with the child's stdout and stderr appended to `log`, in its own process
+// group (a terminal's Ctrl-C reaches only the launcher, which stops the children in
+// order), killed if the launcher dies.
+absl::StatusOr<pid_t> SpawnChild(const Process& p) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string key = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const std::string& x : p.env) overridden = overridden || x.substr(0, x.find('=')) == key;
+    if (!overridden) env_strings.push_back(entry);
+  }
+  for (const std::string& x : p.env) env_strings.push_back(x);
+  std::vector<char*> argv, envp;
+  for (const std::string& a : p.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const int log_fd = ::open(p.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return absl::InternalError(absl::StrCat("open ", p.log, ": ", std::strerror(errno)));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
+
+std::string DescribeExit(int status) {
+  if (WIFEXITED(status)) return absl::StrCat("exit ", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return absl::StrCat("signal ", WTERMSIG(status));
+  return absl::StrCat("status ", status);
+}
+
+class Cluster {
+ public:
+  explicit Cluster(const LaunchOptions& o) : o_(o), c_(o.config) {}
+  int Run();
+
+ private:
+  absl::Status Prepare();
+  absl::Status PrepareModel();
+  absl::Status WarmStart();
+  absl::Status PlanProcesses();
+  absl::Status Start(Process& p);
+  void WriteClusterFiles();
+  void Signal(Role role, int sig);
+  bool WaitRole(Role role, absl::Duration timeout);
+  void KillAll();
+  void Progress(bool final_line);
+  int Finish(int code);
+  absl::StatusOr<int> RunChildToEnd(Process p, absl::Duration timeout);
+  bool Stopping() const { return o_.stop != nullptr && o_.stop->load(); }
+
+  const LaunchOptions& o_;
+  RunConfig c_;
+  std::string dir_, logs_, run_id_, model_dir_, init_adapter_;
+  std::vector<Process> procs_;
+  absl::Time start_ = absl::Now(), rl_start_ = absl::Now();
+  double warm_start_seconds_ = 0;
+  absl::Time next_progress_ = absl::InfinitePast();
+  double samples_seen_ = 0;  // the actors' samples, as last scraped
+  bool tty_ = ::isatty(STDERR_FILENO) != 0;
+};
+
+absl::Status Cluster::Prepare() {
+  dir_ = o_.run_dir;
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  if (absl::Status s = MakeDirs(dir_); !s.ok()) return s;
+  logs_ = dir_ + "/logs";
+  if (absl::Status s = MakeDirs(logs_); !s.ok()) return s;
+  // The run id belongs to the directory: a second invocation continues the same run.
+  const std::string id_file = dir_ + "/run_id";
+  if (Exists(id_file)) {
+    absl::StatusOr<std::string> id = ReadFile(id_file);
+    if (!id.ok()) return id.status();
+    run_id_ = std::string(absl::StripAsciiWhitespace(*id));
+    if (!c_.run.id.empty() && c_.run.id != run_id_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir_, " holds run \"", run_id_, "\"; run.id asks for \"", c_.run.id, "\""));
+    }
+  } else {
+    run_id_ = c_.run.id.empty() ? NewRunId() : c_.run.id;
+    if (absl::Status s = WriteFileAtomic(id_file, run_id_ + "\n"); !s.ok()) return s;
+  }
+  c_.run.id = run_id_;
+  if (absl::Status s = ValidatePromptTemplate(c_.actors.prompt_template); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("actors.prompt_template: ", s.message()));
+  }
+  if (absl::Status s = PrepareModel(); !s.ok()) return s;
+  return WriteFileAtomic(dir_ + "/config.yaml", RunConfigToYaml(c_));
+}
+
+absl::StatusOr<int> Cluster::RunChildToEnd(Process p, absl::Duration timeout) {
+  absl::StatusOr<pid_t> pid = SpawnChild(p);
+  if (!pid.ok()) return pid.status();
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t r = ::waitpid(*pid, &status, WNOHANG);
+    if (r == *pid) break;
+    if (Stopping() || absl::Now() > deadline) {
+      ::kill(*pid, Stopping() ? SIGTERM : SIGKILL);
+      ::waitpid(*pid, &status, 0);
+      return absl::CancelledError(Stopping() ? "stopped" : absl::StrCat(p.argv[0], " ran past its time"));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+absl::Status Cluster::PrepareModel() {
+  if (!c_.model.path.empty()) {
+    model_dir_ = c_.model.path;
+    return absl::OkStatus();
+  }
+  model_dir_ = dir_ + "/base";
+  c_.model.path = model_dir_;
+  if (Exists(model_dir_ + "/config.json")) return absl::OkStatus();
+  Process init;
+  init.role = Role::kLearner;
+  init.argv = {o_.crucible_binary, "model", "init", "--config", ResolveDataPath(c_.model.init_config),
+               "--out", model_dir_, "--seed", absl::StrCat(c_.run.seed), "--dtype", c_.model.dtype};
+  init.log = logs_ + "/model-init.log";
+  absl::StatusOr<int> code = RunChildToEnd(init, absl::Minutes(10));
+  if (!code.ok()) return code.status();
+  if (*code != 0) return absl::InternalError(absl::StrCat("initialising the model failed (", init.log, ")"));
+  return absl::OkStatus();
+}
+
+// SFT on the reference solutions: prompt from the template, completion = the reference
+// and the end-of-sequence token, so the policy's first samples can be programs at all.
+absl::Status Cluster::WarmStart() {
+  if (c_.warm_start.sft_steps <= 0) return absl::OkStatus();
+  const std::string wdir = dir_ + "/warm_start";
+  const std::string ckpt = wdir + "/checkpoints";
+  const std::string done = absl::StrCat(ckpt, "/step-", absl::StrFormat("%08d", c_.warm_start.sft_steps));
+  init_adapter_ = done + "/adapter";
+  if (Exists(init_adapter_ + "/adapter_config.json")) return absl::OkStatus();
+  if (absl::Status s = MakeDirs(wdir); !s.ok()) return s;
+  std::vector<v1::Problem> problems;
+  if (c_.problems.file.empty()) {
+    problems = BundledProblems();
+  } else {
+    absl::StatusOr<std::vector<v1::Problem>> loaded = LoadProblemsFile(ResolveDataPath(c_.problems.file));
+    if (!loaded.ok()) return loaded.status();
+    problems = *std::move(loaded);
+  }
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::Load(
+      !c_.model.tokenizer.empty() ? c_.model.tokenizer
+      : Exists(model_dir_ + "/tokenizer.json") ? model_dir_ + "/tokenizer.json"
+                                                : "bytes");
+  if (!tokenizer.ok()) return tokenizer.status();
+  std::string data;
+  int examples = 0;
+  for (const v1::Problem& p : problems) {
+    if (!c_.problems.ids.empty() &&
+        std::find(c_.problems.ids.begin(), c_.problems.ids.end(), p.id()) == c_.problems.ids.end()) {
+      continue;
+    }
+    absl::StatusOr<std::string> prompt = BuildPrompt(c_.actors.prompt_template, p, c_.problems.language);
+    if (!prompt.ok()) return prompt.status();
+    for (const v1::Program& s : p.solutions()) {
+      if (s.language() != c_.problems.language) continue;
+      std::vector<int32_t> completion = (*tokenizer)->Encode(s.source());
+      if ((*tokenizer)->eos_id().has_value()) completion.push_back(*(*tokenizer)->eos_id());
+      data += json({{"prompt_tokens", (*tokenizer)->Encode(*prompt)}, {"completion_tokens", completion}}).dump() + "\n";
+      ++examples;
+    }
+  }
+  if (examples == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the warm start has no reference solutions in ", c_.problems.language));
+  }
+  if (absl::Status s = WriteFileAtomic(wdir + "/data.jsonl", data); !s.ok()) return s;
+  Process sft;
+  sft.role = Role::kLearner;
+  sft.argv = {o_.crucible_binary,
+              "learner",
+              "offline",
+              "--algo=sft",
+              "--data=" + wdir + "/data.jsonl",
+              "--model=" + model_dir_,
+              "--checkpoint=" + ckpt,
+              absl::StrCat("--steps=", c_.warm_start.sft_steps),
+              absl::StrCat("--save-every=", c_.warm_start.sft_steps),
+              absl::StrCat("--batch-size=", c_.warm_start.batch_size),
+              absl::StrCat("--max-batch-tokens=", c_.warm_start.max_batch_tokens),
+              absl::StrCat("--lr=", c_.warm_start.lr),
+              absl::StrCat("--lora-rank=", c_.model.lora_rank),
+              absl::StrCat("--lora-alpha=", c_.model.lora_alpha),
+              absl::StrCat("--seed=", c_.run.seed),
+              "--json"};
+  sft.env = {"CRUCIBLE_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency()))};
+  sft.log = logs_ + "/warm-start.log";
+  std::fprintf(stderr, "crucible run: warm start: SFT on %d reference solutions, %lld steps (%s)\n", examples,
+               static_cast<long long>(c_.warm_start.sft_steps), sft.log.c_str());
+  const absl::Time start = absl::Now();
+  absl::StatusOr<int> code = RunChildToEnd(sft, absl::Hours(2));
+  if (!code.ok()) return code.status();
+  if (*code != 0) return absl::InternalError(absl::StrCat("the warm start failed (", sft.log, ")"));
+  warm_start_seconds_ = absl::ToDoubleSeconds(absl::Now() - start);
+  if (!Exists(init_adapter_ + "/adapter_config.json")) {
+    return absl::InternalError(absl::StrCat("the warm start left no adapter at ", init_adapter_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::PlanProcesses() {
+  const std::string& host = c_.ports.bind_address;
+  int next_fixed = c_.ports.base;
+  auto port = [&]() -> absl::StatusOr<int> {
+    if (next_fixed > 0) return next_fixed++;
+    return FreePort(host);
+  };
+  const std::string config = dir_ + "/config.yaml";
+  std::vector<std::string> judge_endpoints = c_.judges.endpoints;
+  if (judge_endpoints.empty()) {
+    for (int i = 0; i < c_.judges.local_count; ++i) {
+      Process p;
+      p.role = Role::kJudge;
+      p.index = i;
+      absl::StatusOr<int> g = port(), m = port();
+      if (!g.ok()) return g.status();
+      if (!m.ok()) return m.status();
+      p.grpc_port = *g;
+      p.metrics_port = *m;
+      p.argv = {o_.judge_binary, "serve", "--host=" + host, absl::StrCat("--port=", p.grpc_port),
+                absl::StrCat("--metrics_port=", p.metrics_port), absl::StrCat("--workers=", c_.judges.workers),
+                absl::StrCat("--name=judge-", i)};
+      judge_endpoints.push_back(absl::StrCat(host, ":", p.grpc_port));
+      procs_.push_back(std::move(p));
+    }
+  }
+  absl::StatusOr<int> learner_port = port(), master_port = port();
+  if (!learner_port.ok()) return learner_port.status();
+  if (!master_port.ok()) return master_port.status();
+  const std::string learner_endpoint = absl::StrCat(host, ":", *learner_port);
+  for (int r = 0; r < c_.learner.ranks; ++r) {
+    Process p;
+    p.role = Role::kLearner;
+    p.index = r;
+    if (r == 0) {
+      p.grpc_port = *learner_port;
+      absl::StatusOr<int> m = port();
+      if (!m.ok()) return m.status();
+      p.metrics_port = *m;
+    }
+    p.argv = {o_.crucible_binary, "learner", "--config=" + config, "--run-dir=" + dir_};
+    if (r == 0) {
+      p.argv.push_back(absl::StrCat("--port=", p.grpc_port));
+      p.argv.push_back(absl::StrCat("--metrics-port=", p.metrics_port));
+    }
+    if (!init_adapter_.empty()) p.argv.push_back("--init-adapter=" + init_adapter_);
+    p.env = {absl::StrCat("RANK=", r), absl::StrCat("WORLD_SIZE=", c_.learner.ranks), absl::StrCat("LOCAL_RANK=", r),
+             absl::StrCat("LOCAL_WORLD_SIZE=", c_.learner.ranks), "MASTER_ADDR=127.0.0.1",
+             absl::StrCat("MASTER_PORT=", *master_port), "CRUCIBLE_THREADS=1"};
+    procs_.push_back(std::move(p));
+  }
+  for (int i = 0; i < c_.actors.count; ++i) {
+    Process p;
+    p.role = Role::kActor;
+    p.index = i;
+    absl::StatusOr<int> m = port();
+    if (!m.ok()) return m.status();
+    p.metrics_port = *m;
+    p.argv = {o_.crucible_binary,
+              "actor",
+              "--config=" + config,
+              "--run-dir=" + dir_,
+              absl::StrCat("--index=", i),
+              "--learner=" + learner_endpoint,
+              "--judges=" + absl::StrJoin(judge_endpoints, ","),
+              absl::StrCat("--metrics-port=", p.metrics_port)};
+    p.env = {absl::StrCat("CRUCIBLE_THREADS=", c_.actors.threads)};
+    procs_.push_back(std::move(p));
+  }
+  for (Process& p : procs_) {
+    p.log = absl::StrCat(logs_, "/", RoleName(p.role), "-", p.index, ".log");
+    p.backoff = absl::Milliseconds(c_.supervisor.backoff_initial_ms);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::Start(Process& p) {
+  {
+    std::ofstream log(p.log, std::ios::app);
+    log << "---- crucible run: starting " << RoleName(p.role) << " " << p.index << " (start " << p.restarts + 1
+        << "): " << absl::StrJoin(p.argv, " ") << "\n";
+  }
+  absl::StatusOr<pid_t> pid = SpawnChild(p);
+  if (!pid.ok()) return pid.status();
+  p.pid = *pid;
+  WriteClusterFiles();
+  return absl::OkStatus();
+}
+
+void Cluster::WriteClusterFiles() {
+  json processes = json::array();
+  json targets = json::array();
+  for (const Process& p : procs_) {
+    processes.push_back({{"role", RoleName(p.role)},
+                         {"index", p.index},
+                         {"pid", p.pid},
+                         {"grpc_port", p.grpc_port},
+                         {"metrics_port", p.metrics_port},
+                         {"restarts", p.restarts},
+                         {"log", p.log}});
+    if (p.metrics_port > 0) {
+      targets.push_back({{"targets", {absl::StrCat(c_.ports.bind_address, ":", p.metrics_port)}},
+                         {"labels",
+                          {{"job", absl::StrCat("crucible-", RoleName(p.role))},
+                           {"role", RoleName(p.role)},
+                           {"index", std::to_string(p.index)},
+                           {"run_id", run_id_}}}});
+    }
+  }
+  (void)WriteFileAtomic(dir_ + "/cluster.json", json({{"run_id", run_id_}, {"processes", processes}}).dump(2) + "\n");
+  (void)WriteFileAtomic(dir_ + "/prometheus_targets.json", targets.dump(2) + "\n");
+}
+
+void Cluster::Signal(Role role, int sig) {
+  for (Process& p : procs_) {
+    if (p.role == role && p.pid > 0) ::kill(p.pid, sig);
+  }
+}
+
+// Reaps the processes of `role` until none runs; false if the timeout passed first.
+bool Cluster::WaitRole(Role role, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    bool running = false;
+    for (Process& p : procs_) {
+      if (p.role != role || p.pid <= 0) continue;
+      int status;
+      if (::waitpid(p.pid, &status, WNOHANG) == p.pid) {
+        p.pid = -1;
+        p.finished = true;
+      } else {
+        running = true;
+      }
+    }
+    if (!running) return true;
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+void Cluster::KillAll() {
+  for (Process& p : procs_) {
+    if (p.pid > 0) {
+      ::kill(-p.pid, SIGKILL);  // its process group: anything it started goes too
+      ::kill(p.pid, SIGKILL);
+      int status;
+      ::waitpid(p.pid, &status, 0);
+      p.pid = -1;
+    }
+  }
+}
+
+void Cluster::Progress(bool final_line) {
+  if (!final_line && absl::Now() < next_progress_) return;
+  next_progress_ = absl::Now() + absl::Seconds(c_.supervisor.progress_interval_s);
+  json last;
+  double trained = 0;
+  {
+    std::ifstream in(dir_ + "/metrics.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      json j = json::parse(line, nullptr, false);
+      if (j.is_discarded()) continue;
+      if (j.value("unix_ms", int64_t{0}) < absl::ToUnixMillis(rl_start_)) continue;  // an earlier invocation's
+      trained += j.value("trajectories", 0.0);
+      last = std::move(j);
+    }
+  }
+  double samples = 0;
+  for (const Process& p : procs_) {
+    if (p.role == Role::kActor && p.pid > 0) {
+      samples += MetricSum(ScrapeMetrics(c_.ports.bind_address, p.metrics_port), "crucible_actor_samples_total");
+    }
+  }
+  if (samples > 0) samples_seen_ = std::max(samples_seen_, samples);
+  const double elapsed = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - rl_start_));
+  int restarts = 0;
+  for (const Process& p : procs_) restarts += p.restarts;
+  std::string line;
+  if (last.is_null()) {
+    line = absl::StrFormat("step 0/%d  waiting for the first batch  %.0fs", c_.run.steps, elapsed);
+  } else {
+    line = absl::StrFormat(
+        "step %d/%d  reward %+.3f  pass %.3f  version %d  staleness %.1f/%d  samples/s %.2f  trained/s %.2f  "
+        "restarts %d  %.0fs",
+        last.value("step", 0), c_.run.steps, last.value("reward_mean", 0.0), last.value("pass_rate", 0.0),
+        last.value("policy_version", 0), last.value("staleness_mean", 0.0), last.value("staleness_max", 0),
+        samples_seen_ / elapsed, trained / elapsed, restarts, elapsed);
+  }
+  if (tty_ && !final_line) {
+    std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  } else {
+    std::fprintf(stderr, "%s%s\n", tty_ ? "\r" : "", line.c_str());
+  }
+  std::fflush(stderr);
+}
+
+int Cluster::Finish(int code) {
+  Progress(true);
+  KillAll();
+  json books = json::object();
+  json learner_books;
+  {
+    absl::StatusOr<std::string> text = ReadFile(dir_ + "/learner/books.json");
+    if (text.ok()) learner_books = json::parse(*text, nullptr, false);
+  }
+  int64_t steps = 0;
+  bool balanced = false;
+  if (learner_books.is_object()) {
+    for (const char* k : {"produced", "trained", "dropped_stale", "dropped_incomplete", "queued", "duplicates_dropped"}) {
+      books[k] = learner_books.value(k, int64_t{0});
+    }
+    steps = learner_books.value("steps", int64_t{0});
+    balanced = books["produced"].get<int64_t>() ==
+               books["trained"].get<int64_t>() + books["dropped_stale"].get<int64_t>() +
+                   books["dropped_incomplete"].get<int64_t>() + books["queued"].get<int64_t>();
+  }
+  json restarts = json::object();
+  for (const Process& p : procs_) restarts[RoleName(p.role)] = restarts.value(RoleName(p.role), 0) + p.restarts;
+  double idle = 0;
+  {
+    std::ifstream in(dir_ + "/metrics.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      json j = json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.value("unix_ms", int64_t{0}) >= absl::ToUnixMillis(rl_start_)) {
+        idle += j.value("idle_seconds", 0.0);
+      }
+    }
+  }
+  const double rl_seconds = absl::ToDoubleSeconds(absl::Now() - rl_start_);
+  json summary = {{"run_id", run_id_},
+                  {"steps", steps},
+                  {"wall_seconds", absl::ToDoubleSeconds(absl::Now() - start_)},
+                  {"warm_start_seconds", warm_start_seconds_},
+                  {"rl_seconds", rl_seconds},
+                  {"samples_per_second", samples_seen_ / std::max(1e-9, rl_seconds)},
+                  {"learner_idle_fraction", idle / std::max(1e-9, rl_seconds)},
+                  {"books", books},
+                  {"balanced", balanced},
+                  {"restarts", restarts},
+                  {"exit_code", code}};
+  (void)WriteFileAtomic(dir_ + "/summary.json", summary.dump(2) + "\n");
+  std::fprintf(stderr, "crucible run: %s\n", summary.dump().c_str());
+  if (code == 0 && !balanced) {
+    std::fprintf(stderr, "crucible run: the books do not balance\n");
+    return 1;
+  }
+  return code;
+}
+
+int Cluster::Run() {
+  if (absl::Status s = Prepare(); !s.ok()) {
+    std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
+    return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::fprintf(stderr, "crucible run: %s in %s\n", run_id_.c_str(), dir_.c_str());
+  if (absl::Status s = WarmStart(); !s.ok()) {
+    std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
+    return Stopping() ? 128 + SIGTERM : (s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1);
+  }
+  if (absl::Status s = PlanProcesses(); !s.ok()) {
+    std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (absl::Status s = MakeDirs(dir_ + "/learner"); !s.ok()) return 1;
+  (void)::unlink((dir_ + "/learner/books.json").c_str());
+  rl_start_ = absl::Now();
+  for (Process& p : procs_) {
+    if (absl::Status s = Start(p); !s.ok()) {
+      std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
+      KillAll();
+      return 1;
+    }
+  }
+
+  bool learner_done = false, stopping = false;
+  int code = 0;
+  absl::Time drain_deadline = absl::InfiniteFuture();
+  while (true) {
+    if (Stopping() && !stopping) {
+      // The learner checkpoints and tells the actors to stop; they drain and exit.
+      stopping = true;
+      std::fprintf(stderr, "%scrucible run: stopping: the learner checkpoints, actors drain\n", tty_ ? "\n" : "");
+      Signal(Role::kLearner, SIGTERM);
+      drain_deadline = absl::Now() + absl::Seconds(c_.supervisor.drain_timeout_s + 30);
+    }
+    for (Process& p : procs_) {
+      if (p.pid <= 0) {
+        if (!p.finished && !learner_done && !stopping && absl::Now() >= p.restart_at && p.restart_at != absl::InfinitePast()) {
+          p.restart_at = absl::InfinitePast();
+          if (absl::Status s = Start(p); !s.ok()) std::fprintf(stderr, "crucible run: restart: %s\n", std::string(s.message()).c_str());
+        }
+        continue;
+      }
+      int status;
+      if (::waitpid(p.pid, &status, WNOHANG) != p.pid) continue;
+      const pid_t dead = p.pid;
+      p.pid = -1;
+      const bool clean = WIFEXITED(status) && (WEXITSTATUS(status) == 0 || (stopping && WEXITSTATUS(status) == 143));
+      if (p.role == Role::kLearner && p.index == 0 && clean) {
+        learner_done = true;
+        p.finished = true;
+        continue;
+      }
+      // Nothing is restarted once the run is ending; an actor or a learner rank that exits
+      // cleanly has finished (a judge never exits on its own).
+      if (learner_done || stopping || (clean && p.role != Role::kJudge)) {
+        p.finished = true;
+        continue;
+      }
+      std::fprintf(stderr, "%scrucible run: %s %d (pid %d) died: %s; see %s\n", tty_ ? "\n" : "", RoleName(p.role), p.index,
+                   dead, DescribeExit(status).c_str(), p.log.c_str());
+      if (p.restarts >= c_.supervisor.max_restarts) {
+        std::fprintf(stderr, "crucible run: %s %d gave up after %d restarts\n", RoleName(p.role), p.index, p.restarts);
+        code = 1;
+        stopping = true;
+        Signal(Role::kLearner, SIGTERM);
+        drain_deadline = absl::Now() + absl::Seconds(c_.supervisor.drain_timeout_s + 30);
+        continue;
+      }
+      ++p.restarts;
+      p.restart_at = absl::Now() + p.backoff;
+      p.backoff = std::min(p.backoff * 2, absl::Milliseconds(c_.supervisor.backoff_max_ms));
+      if (p.role == Role::kLearner) {
+        // The ranks form one job: all go down and come back together, from the checkpoint.
+        for (Process& q : procs_) {
+          if (q.role != Role::kLearner) continue;
+          if (q.pid > 0) {
+            ::kill(q.pid, SIGKILL);
+            int s2;
+            ::waitpid(q.pid, &s2, 0);
+            q.pid = -1;
+          }
+          if (&q != &p) {
+            q.restart_at = p.restart_at;
+            ++q.restarts;
+          }
+        }
+      }
+    }
+    // The run is over when the learner is done and every actor has delivered and exited.
+    bool actors_running = false;
+    for (const Process& p : procs_) actors_running = actors_running || (p.role == Role::kActor && p.pid > 0);
+    bool learners_running = false;
+    for (const Process& p : procs_) learners_running = learners_running || (p.role == Role::kLearner && p.pid > 0);
+    if (learner_done && drain_deadline == absl::InfiniteFuture()) {
+      drain_deadline = absl::Now() + absl::Seconds(c_.supervisor.drain_timeout_s);
+    }
+    if ((learner_done || stopping) && !actors_running && !learners_running) break;
+    if (absl::Now() > drain_deadline) {
+      std::fprintf(stderr, "%scrucible run: processes still running at the drain deadline: killed\n", tty_ ? "\n" : "");
+      if (code == 0 && !stopping) code = 1;
+      break;
+    }
+    if (stopping && !learners_running && actors_running) Signal(Role::kActor, SIGTERM);
+    Progress(false);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  Signal(Role::kJudge, SIGTERM);
+  if (!WaitRole(Role::kJudge, absl::Seconds(10))) KillAll();
+  if (Stopping() && code == 0) code = 128 + (StopSignal() != 0 ? StopSignal() : SIGTERM);
+  return Finish(code);
+}
+
+}  // namespace
+
+int RunLocalCluster(const LaunchOptions& options) {
+  Cluster cluster(options);
+  return cluster.Run();
+}
+
+}  // namespace crucible::cli
