@@ -282,8 +282,23 @@ absl::Status Cluster::WarmStart() {
   const std::string wdir = dir_ + "/warm_start";
   const std::string ckpt = wdir + "/checkpoints";
   const std::string done = absl::StrCat(ckpt, "/step-", absl::StrFormat("%08d", c_.warm_start.sft_steps));
-  init_adapter_ = done + "/adapter";
-  if (Exists(init_adapter_ + "/adapter_config.json")) return absl::OkStatus();
+  // Full-parameter: the warm-started model is the RL loop's base (fresh adapters on it, its
+  // own reference policy). Otherwise its adapter is where the loop's adapter starts.
+  const bool full = c_.warm_start.full_parameters;
+  const std::string result = full ? done + "/model" : done + "/adapter";
+  const std::string marker = full ? result + "/config.json" : result + "/adapter_config.json";
+  auto use_result = [&]() {
+    if (full) {
+      model_dir_ = result;
+      c_.model.path = result;
+    } else {
+      init_adapter_ = result;
+    }
+  };
+  if (Exists(marker)) {
+    use_result();
+    return WriteFileAtomic(dir_ + "/config.yaml", RunConfigToYaml(c_));
+  }
   if (absl::Status s = MakeDirs(wdir); !s.ok()) return s;
   std::vector<v1::Problem> problems;
   if (c_.problems.file.empty()) {
@@ -337,6 +352,7 @@ absl::Status Cluster::WarmStart() {
               absl::StrCat("--lora-rank=", c_.model.lora_rank),
               absl::StrCat("--lora-alpha=", c_.model.lora_alpha),
               absl::StrCat("--seed=", c_.run.seed),
+              absl::StrCat("--full-parameters=", full ? "true" : "false"),
               "--json"};
   sft.env = {"CRUCIBLE_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency()))};
   sft.log = logs_ + "/warm-start.log";
@@ -347,10 +363,10 @@ absl::Status Cluster::WarmStart() {
   if (!code.ok()) return code.status();
   if (*code != 0) return absl::InternalError(absl::StrCat("the warm start failed (", sft.log, ")"));
   warm_start_seconds_ = absl::ToDoubleSeconds(absl::Now() - start);
-  if (!Exists(init_adapter_ + "/adapter_config.json")) {
-    return absl::InternalError(absl::StrCat("the warm start left no adapter at ", init_adapter_));
-  }
-  return absl::OkStatus();
+  if (!Exists(marker)) return absl::InternalError(absl::StrCat("the warm start left nothing at ", result));
+  use_result();
+  // The resolved config names the base the loop's processes load.
+  return WriteFileAtomic(dir_ + "/config.yaml", RunConfigToYaml(c_));
 }
 
 absl::Status Cluster::PlanProcesses() {

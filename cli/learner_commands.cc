@@ -62,6 +62,9 @@ Command Offline() {
             flags.Add("weight-decay", &t.optimizer.weight_decay, "AdamW decoupled weight decay");
             flags.Add("max-grad-norm", &t.optimizer.max_grad_norm,
                       "global gradient-norm clip (<= 0: off)");
+            flags.Add("full-parameters", &c.full_parameters,
+                      "train every weight instead of LoRA adapters (sft, rest, coderl, critic, rm, orpo); "
+                      "checkpoints hold model/, a Hugging Face directory");
             flags.Add("lora-rank", &c.lora_rank, "LoRA rank of fresh adapters");
             flags.Add("lora-alpha", &c.lora_alpha, "LoRA alpha of fresh adapters");
             flags.Add("advantage", &c.advantage, "ppo: gae (value head), rloo or grpo");

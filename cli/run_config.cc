@@ -470,6 +470,9 @@ const std::vector<KeySpec>& Schema() {
           Positive()),
       Key("warm_start.max_batch_tokens", &C::warm_start, &C::WarmStart::max_batch_tokens,
           "Padded tokens per warm-start forward pass.", AtLeast<int64_t>(1)),
+      Key("warm_start.full_parameters", &C::warm_start, &C::WarmStart::full_parameters,
+          "Train every weight in the warm start (the result is the base the RL loop's LoRA "
+          "adapters train on); false = a LoRA adapter the RL loop continues from."),
       // actors
       Key("actors.count", &C::actors, &C::Actors::count, "Actor processes.", AtLeast(1)),
       Key("actors.problems_per_batch", &C::actors, &C::Actors::problems_per_batch,

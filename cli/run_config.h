@@ -51,6 +51,7 @@ struct RunConfig {
     int64_t batch_size = 16;
     double lr = 3e-3;
     int64_t max_batch_tokens = 4096;
+    bool full_parameters = true;  // every weight trained (a random base learns nothing through LoRA)
   };
   struct Actors {
     int count = 2;

@@ -138,7 +138,11 @@ int RunOffline(const OfflineCommand& c) {
   if (!data.ok()) return Fail(2, data.status().message());
 
   model::LoraConfig lora;
-  if (!c.init_adapter.empty()) {
+  options.full_parameters = c.full_parameters;
+  if (c.full_parameters) {
+    if (!c.init_adapter.empty()) return Fail(2, "--full-parameters trains the model itself: no --init-adapter");
+    lora.base_model_name_or_path = c.model_dir;
+  } else if (!c.init_adapter.empty()) {
     absl::StatusOr<model::LoraConfig> loaded = model::LoadPeftAdapter(*model, c.init_adapter);
     if (!loaded.ok()) return Fail(2, loaded.status().message());
     lora = *loaded;

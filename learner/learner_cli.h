@@ -38,6 +38,7 @@ struct OfflineCommand {
   int keep = 3;
   double connect_timeout_s = 300;  // every rank must reach the rendezvous within this
 
+  bool full_parameters = false;  // train every weight (no adapters): TrainerOptions
   int64_t lora_rank = 16;
   double lora_alpha = 32;
   bool json = false;

@@ -80,16 +80,29 @@ absl::Status SaveTrainCheckpoint(Trainer& trainer, const std::string& dir, const
                 {"algorithm", AlgorithmName(o.algorithm)},
                 {"world_size", trainer.comm().size()},
                 {"seed", o.seed},
-                {"batch_size", o.batch_size}};
+                {"batch_size", o.batch_size},
+                {"full_parameters", o.full_parameters}};
   CRUCIBLE_RETURN_IF_ERROR(WriteFileAtomic(tmp + "/state.json", state.dump(2) + "\n"));
-  CRUCIBLE_RETURN_IF_ERROR(model::SavePeftAdapter(trainer.model(), lora, tmp + "/adapter"));
+  if (o.full_parameters) {
+    // The whole model as a Hugging Face directory that `crucible model` and actors load,
+    // with the base's tokenizer beside it.
+    CRUCIBLE_RETURN_IF_ERROR(model::SaveCausalLm(trainer.model(), tmp + "/model", torch::kFloat32));
+    const std::string tokenizer = lora.base_model_name_or_path + "/tokenizer.json";
+    if (!lora.base_model_name_or_path.empty() && ::access(tokenizer.c_str(), R_OK) == 0) {
+      CRUCIBLE_ASSIGN_OR_RETURN(std::string text, ReadFile(tokenizer));
+      CRUCIBLE_RETURN_IF_ERROR(WriteFileAtomic(tmp + "/model/tokenizer.json", text));
+    }
+    CRUCIBLE_RETURN_IF_ERROR(FsyncDir(tmp + "/model"));
+  } else {
+    CRUCIBLE_RETURN_IF_ERROR(model::SavePeftAdapter(trainer.model(), lora, tmp + "/adapter"));
+    CRUCIBLE_RETURN_IF_ERROR(FsyncDir(tmp + "/adapter"));
+  }
   for (auto& [name, head] : trainer.Heads()) {
     CRUCIBLE_RETURN_IF_ERROR(model::SaveHead(*head, absl::StrCat(tmp, "/", name, ".safetensors")));
   }
   for (const auto& [name, contents] : extra_files) {
     CRUCIBLE_RETURN_IF_ERROR(WriteFileAtomic(absl::StrCat(tmp, "/", name), contents));
   }
-  CRUCIBLE_RETURN_IF_ERROR(FsyncDir(tmp + "/adapter"));
   CRUCIBLE_RETURN_IF_ERROR(FsyncDir(tmp));
   if (::access(final_dir.c_str(), F_OK) == 0) CRUCIBLE_RETURN_IF_ERROR(RemoveTree(final_dir));
   if (::rename(tmp.c_str(), final_dir.c_str()) != 0) return Errno("rename " + tmp + " -> " + final_dir);

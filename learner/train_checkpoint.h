@@ -4,7 +4,9 @@
 //     state.safetensors     trainable tensors (LoRA factors, heads), AdamW moments, CPU RNG
 //     state.json            step, data cursor, Adam step, KL coefficient, the run's settings
 //     adapter/              the adapter in PEFT format (adapter_config.json,
-//                           adapter_model.safetensors): loadable by PEFT and `--adapter`
+//                           adapter_model.safetensors): loadable by PEFT and `--adapter`;
+//                           with full-parameter training instead model/, the whole model as
+//                           a Hugging Face directory (config.json, safetensors, tokenizer)
 //     <head>.safetensors    each trained head (value_head, outcome_head, reward_head)
 //
 // A checkpoint is written into DIR/.tmp-step-00000010-<pid> (every file fsynced) and renamed

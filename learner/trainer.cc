@@ -559,6 +559,19 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Build(CausalLm model, std::vec
   if (options.batch_size < 1) return absl::InvalidArgumentError("batch size must be at least 1");
   if (options.max_batch_tokens < 1) return absl::InvalidArgumentError("the micro-batch token budget must be positive");
   if (!(options.temperature > 0)) return absl::InvalidArgumentError("temperature must be positive");
+  if (options.full_parameters) {
+    for (auto& [path, linear] : model->LinearLayers()) {
+      if (linear->has_lora()) {
+        return absl::InvalidArgumentError("full-parameter training with LoRA adapters attached (at " + path + ")");
+      }
+    }
+    if (options.algorithm == Algorithm::kPpo || options.algorithm == Algorithm::kDpo) {
+      // Their reference policy is the base with adapters off, which full training changes.
+      return absl::InvalidArgumentError(
+          absl::StrCat(AlgorithmName(options.algorithm), " needs a frozen reference: train adapters, not every weight"));
+    }
+    for (auto& p : model->parameters()) p.set_requires_grad(true);
+  }
   std::unique_ptr<Trainer> t(new Trainer(std::move(model), std::move(data), comm, options, critic));
   const int64_t hidden = t->model_->config().hidden_size;
   const torch::Device device = t->model_->options().device;
@@ -586,6 +599,9 @@ std::vector<std::pair<std::string, torch::nn::Module*>> Trainer::Heads() {
 
 std::vector<std::pair<std::string, torch::Tensor>> Trainer::NamedTrainable() {
   std::vector<std::pair<std::string, torch::Tensor>> out;
+  if (options_.full_parameters) {
+    for (const auto& p : model_->named_parameters()) out.emplace_back("full." + p.key(), p.value());
+  }
   for (auto& [path, linear] : model_->LinearLayers()) {
     if (!linear->has_lora()) continue;
     out.emplace_back("lora." + model::PeftKey(path, "A"), linear->lora_A);

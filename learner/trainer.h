@@ -45,6 +45,9 @@ struct TrainerOptions {
   uint64_t seed = 0;
   bool shuffle = true;
   double temperature = 1.0;  // the sampling temperature the behaviour log-probs were taken at
+  // Every weight of the model is trained (AdamW state for all), not LoRA adapters: for a
+  // warm start of a base that adapters alone cannot teach. No adapters may be attached.
+  bool full_parameters = false;
 
   // PPO. Without behaviour_logprobs in the data the samples count as the reference
   // policy's (adapters off); without values, the value head's at the start of the step.
@@ -110,8 +113,8 @@ class Trainer {
   Communicator& comm() { return comm_; }
   const TrainerOptions& options() const { return options_; }
 
-  // Everything a checkpoint holds, by name: trainable tensors ("lora." + PEFT key,
-  // "<head>.<param>"), AdamW moments ("adam.exp_avg.<name>", "adam.exp_avg_sq.<name>"),
+  // Everything a checkpoint holds, by name: trainable tensors ("lora." + PEFT key, or
+  // "full." + HF name with full_parameters; "<head>.<param>"), AdamW moments ("adam.exp_avg.<name>", "adam.exp_avg_sq.<name>"),
   // the CPU RNG state ("rng.cpu"); scalars separately.
   std::vector<std::pair<std::string, torch::Tensor>> StateTensors();
   struct Scalars {

@@ -93,7 +93,7 @@ TEST_CASE("flags: positionals, -- ends the flags, values that look like numbers"
   CHECK(g.checkpoint == "--odd");
 }
 
-TEST_CASE("flags: lists are comma-separated and repeatable; the first use replaces the default",
+TEST_CASE("flags: lists are comma-separated and repeatable, the first use replaces the default",
           "[flags]") {
   Generate g;
   REQUIRE(g.flags.Parse({}).ok());

@@ -163,7 +163,7 @@ TEST_CASE("config: the listed sections and keys are the interface", "[config]") 
   CHECK(d.rewards.wrong_answer == -0.3);
 }
 
-TEST_CASE("config: a file names only what it changes; --set overrides it", "[config]") {
+TEST_CASE("config: a file names only what it changes, --set overrides it", "[config]") {
   absl::StatusOr<RunConfig> c = ParseRunConfig(
       "# a run\n"
       "run:\n"

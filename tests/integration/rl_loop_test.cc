@@ -254,7 +254,7 @@ TEST_CASE("a judge and an actor killed mid-run are restarted, and nothing is los
   CheckNoProcessLeft(r);
 }
 
-TEST_CASE("a killed learner resumes from its checkpoint; versions keep increasing; the books balance",
+TEST_CASE("a killed learner resumes from its checkpoint, versions keep increasing, the books balance",
           "[integration][rl]") {
   Run r = StartRun(TestConfig(1, 10));
   REQUIRE(r.WaitFor([&] { return r.Metrics().size() >= 5; }, absl::Minutes(2)));

@@ -445,6 +445,38 @@ TEST_CASE("checkpoints: only the newest K, no temporaries, a PEFT adapter the mo
   CHECK(Lines(coderl.stdout_data).size() == 2);
 }
 
+TEST_CASE("full-parameter SFT trains every weight and checkpoints a model directory that loads", "[learner]") {
+  Workspace& w = Shared();
+  const std::string ck = w.dir.path() + "/full";
+  ProcessResult r = Run(Offline("sft", w.trajectories, ck, {"--steps", "6", "--save-every", "6", "--full-parameters"}));
+  INFO(r.stderr_data);
+  REQUIRE(r.exit_code == 0);
+  const std::map<int64_t, json> lines = Lines(r.stdout_data);
+  REQUIRE(lines.size() == 6);
+  CHECK(lines.at(6)["loss"].get<double>() < lines.at(1)["loss"].get<double>());
+  const std::string step = ck + "/step-00000006";
+  // Every base weight is trained (with its AdamW moments); no adapter is written.
+  const auto full = StateTensors(step, "full.");
+  CHECK(full.count("full.model.embed_tokens.weight") == 1);
+  CHECK(full.count("full.model.layers.0.self_attn.q_proj.weight") == 1);
+  CHECK(StateTensors(step, "adam.exp_avg.full.model.layers.3.mlp.down_proj.weight").size() == 1);
+  CHECK(StateTensors(step, "lora.").empty());
+  CHECK(::access((step + "/adapter").c_str(), F_OK) != 0);
+  // model/ is a Hugging Face directory the model tools load, with other logits than the base.
+  auto logits = [&](const std::string& model) {
+    ProcessResult l = Run({Crucible(), "model", "logits", "--checkpoint", model, "--token-ids", "100,101,102"});
+    REQUIRE(l.exit_code == 0);
+    return json::parse(l.stdout_data);
+  };
+  CHECK(logits(step + "/model") != logits(w.model));
+  // Resuming continues from the saved state; PPO (whose reference is the frozen base) and an
+  // initial adapter are refused with full-parameter training.
+  ProcessResult more = Run(Offline("sft", w.trajectories, ck, {"--steps", "8", "--save-every", "8", "--full-parameters"}));
+  REQUIRE(more.exit_code == 0);
+  CHECK(Lines(more.stdout_data).begin()->first == 7);
+  CHECK(Run(Offline("ppo", w.trajectories, w.dir.path() + "/full-ppo", {"--steps", "2", "--full-parameters"})).exit_code == 2);
+}
+
 TEST_CASE("bad input: exit 2 with the reason", "[learner]") {
   Workspace& w = Shared();
   const std::string bad = w.dir.path() + "/bad.jsonl";

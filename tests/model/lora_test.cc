@@ -26,7 +26,7 @@ void Perturb(CausalLm& model, uint64_t seed) {
   }
 }
 
-TEST_CASE("a fresh adapter changes nothing; a trained one does", "[lora]") {
+TEST_CASE("a fresh adapter changes nothing, a trained one does", "[lora]") {
   CausalLm model = RandomCausalLm(SmallConfig("qwen2"), ModelOptions{}, 3);
   torch::Tensor base = model->forward(Ids()).detach();
   LoraConfig config;
@@ -64,7 +64,7 @@ TEST_CASE("only adapters train, and their size is r * (in + out) per layer", "[l
   CHECK(*AttachLora(other, attention_only, 1) == 2 * 2);
 }
 
-TEST_CASE("merged equals unmerged; adapters off equals the base", "[lora]") {
+TEST_CASE("merged equals unmerged, adapters off equals the base", "[lora]") {
   CausalLm model = RandomCausalLm(SmallConfig("attention_bias"), ModelOptions{}, 4);
   torch::Tensor base = model->forward(Ids()).detach();
   LoraConfig config;
