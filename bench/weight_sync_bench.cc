@@ -52,6 +52,7 @@ ABSL_FLAG(int, actors, 4, "actor processes for the adapter");
 ABSL_FLAG(int, full_actors, 1, "actor processes for the full-weight baseline (0: skip it)");
 ABSL_FLAG(int, reps, 5, "versions timed per case (after one untimed)");
 ABSL_FLAG(std::string, dtypes, "bfloat16,float32", "wire dtypes to measure");
+ABSL_FLAG(int64_t, chunk_kib, 1024, "largest chunk of the stream, KiB (the learner's default is 1024)");
 ABSL_FLAG(bool, subscriber, false, "internal: run as an actor");
 ABSL_FLAG(std::string, endpoint, "", "internal: the publisher");
 ABSL_FLAG(int, index, 0, "internal: the actor's index");
@@ -259,6 +260,7 @@ void Bench::StopActors() {
 absl::StatusOr<std::vector<double>> Bench::Measure(const Case& c) {
   WeightPublisherOptions po;
   po.run_id = "bench";
+  po.chunk_bytes = absl::GetFlag(FLAGS_chunk_kib) << 10;
   absl::StatusOr<std::unique_ptr<WeightPublisher>> publisher = WeightPublisher::Create(po);
   if (!publisher.ok()) return publisher.status();
   grpc::ServerBuilder builder;
