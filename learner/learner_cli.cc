@@ -65,32 +65,6 @@ absl::StatusOr<AdvantageEstimator> ParseAdvantage(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("unknown advantage estimator \"", name, "\" (gae, rloo, grpo)"));
 }
 
-// The critic of a CodeRL run: a backbone of its own (the base with the critic's adapter)
-// and its outcome head, from a checkpoint written by `--algo critic`.
-absl::StatusOr<Critic> LoadCritic(const std::string& path, const std::string& model_dir,
-                                  const model::ModelOptions& options) {
-  std::string dir = path;
-  if (::access((dir + "/state.json").c_str(), F_OK) != 0) {
-    absl::StatusOr<std::optional<std::string>> latest = LatestTrainCheckpoint(path);
-    if (!latest.ok()) return latest.status();
-    if (!latest->has_value()) return absl::NotFoundError(absl::StrCat("no critic checkpoint under ", path));
-    dir = **latest;
-  }
-  Critic critic;
-  absl::StatusOr<model::CausalLm> m = model::LoadCausalLm(model_dir, options);
-  if (!m.ok()) return m.status();
-  critic.model = *m;
-  if (absl::StatusOr<model::LoraConfig> lora = model::LoadPeftAdapter(critic.model, dir + "/adapter"); !lora.ok()) {
-    return lora.status();
-  }
-  critic.head = model::OutcomeHead(critic.model->config().hidden_size, options.device);
-  if (absl::Status s = model::LoadHead(*critic.head, dir + "/outcome_head.safetensors"); !s.ok()) return s;
-  critic.model->eval();
-  for (auto& p : critic.model->parameters()) p.set_requires_grad(false);
-  for (auto& p : critic.head->parameters()) p.set_requires_grad(false);
-  return critic;
-}
-
 }  // namespace
 
 int RunOffline(const OfflineCommand& c) {
@@ -156,7 +130,7 @@ int RunOffline(const OfflineCommand& c) {
   std::optional<Critic> critic;
   if (!c.critic.empty()) {
     if (options.algorithm != Algorithm::kCodeRl) return Fail(2, "--critic is for --algo coderl");
-    absl::StatusOr<Critic> loaded = LoadCritic(c.critic, c.model_dir, *model_options);
+    absl::StatusOr<Critic> loaded = LoadFrozenCritic(c.critic, c.model_dir, *model_options);
     if (!loaded.ok()) return Fail(2, loaded.status().message());
     critic = *std::move(loaded);
   }

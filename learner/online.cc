@@ -205,30 +205,6 @@ class PublishQueue {
   std::thread thread_;
 };
 
-absl::StatusOr<Critic> LoadFrozenCritic(const std::string& path, const std::string& model_dir,
-                                        const model::ModelOptions& options) {
-  std::string dir = path;
-  if (::access((dir + "/state.json").c_str(), F_OK) != 0) {
-    absl::StatusOr<std::optional<std::string>> latest = LatestTrainCheckpoint(path);
-    if (!latest.ok()) return latest.status();
-    if (!latest->has_value()) return absl::NotFoundError(absl::StrCat("no critic checkpoint under ", path));
-    dir = **latest;
-  }
-  Critic critic;
-  absl::StatusOr<model::CausalLm> m = model::LoadCausalLm(model_dir, options);
-  if (!m.ok()) return m.status();
-  critic.model = *m;
-  if (absl::StatusOr<model::LoraConfig> lora = model::LoadPeftAdapter(critic.model, dir + "/adapter"); !lora.ok()) {
-    return lora.status();
-  }
-  critic.head = model::OutcomeHead(critic.model->config().hidden_size, options.device);
-  if (absl::Status s = model::LoadHead(*critic.head, dir + "/outcome_head.safetensors"); !s.ok()) return s;
-  critic.model->eval();
-  for (auto& p : critic.model->parameters()) p.set_requires_grad(false);
-  for (auto& p : critic.head->parameters()) p.set_requires_grad(false);
-  return critic;
-}
-
 absl::StatusOr<int64_t> LastPublishedVersion(const std::string& path, const std::string& run_id) {
   if (::access(path.c_str(), F_OK) != 0) return -1;
   absl::StatusOr<std::string> text = ReadFile(path);

@@ -39,6 +39,12 @@ absl::StatusOr<std::optional<std::string>> LatestTrainCheckpoint(const std::stri
 // Restores a step directory into the trainer (same algorithm, adapters and heads).
 absl::Status RestoreTrainCheckpoint(Trainer& trainer, const std::string& step_dir);
 
+// The frozen critic of a CodeRL run from a checkpoint written by `--algo critic` (a step
+// directory, or a checkpoint root whose newest step is taken): a backbone of its own (the
+// base at model_dir with the critic's adapter) and its outcome head, without gradients.
+absl::StatusOr<Critic> LoadFrozenCritic(const std::string& path, const std::string& model_dir,
+                                        const model::ModelOptions& options);
+
 }  // namespace crucible::learner
 
 #endif  // CRUCIBLE_LEARNER_TRAIN_CHECKPOINT_H_
