@@ -225,6 +225,9 @@ class Actor {
   std::unique_ptr<WeightSubscriber> subscriber_;
   std::unique_ptr<v1::TrajectoryService::Stub> admission_;
   std::atomic<bool> learner_stop_{false};
+  // Makes group ids unique across restarts of this actor (batch numbers start again).
+  const int64_t incarnation_ = NowUnixMs();
+  int64_t produced_at_start_ = 0;
 
   std::vector<const v1::Problem*> shard_;
   std::vector<size_t> order_;
@@ -281,6 +284,7 @@ absl::Status Actor::Setup() {
   absl::StatusOr<std::unique_ptr<Outbox>> ob = Outbox::Open(o_.outbox_dir + "/outbox.log");
   if (!ob.ok()) return ob.status();
   outbox_ = *std::move(ob);
+  produced_at_start_ = outbox_->produced();
 
   TrajectorySenderOptions so;
   so.endpoint = o_.learner_endpoint;
@@ -355,7 +359,7 @@ absl::Status Actor::SampleBatch(int64_t batch_number) {
   for (size_t p = 0; p < problems.size(); ++p) {
     auto g = std::make_shared<Group>();
     g->problem = problems[p];
-    g->group_id = absl::StrCat(o_.run_id, "/", o_.actor_id, "/", batch_number, "/", p);
+    g->group_id = absl::StrCat(o_.run_id, "/", o_.actor_id, "/", incarnation_, "-", batch_number, "/", p);
     absl::StatusOr<std::string> prompt = BuildPrompt(o_.prompt_template, *problems[p], o_.language);
     if (!prompt.ok()) return prompt.status();
     g->prompt = *prompt;
@@ -377,7 +381,9 @@ absl::Status Actor::SampleBatch(int64_t batch_number) {
   so.top_p = o_.top_p;
   so.top_k = o_.top_k;
   so.stop_token_ids = {*tokenizer_->eos_id()};
-  so.seed = o_.seed * 1000003 + static_cast<uint64_t>(o_.index) * 65537 + static_cast<uint64_t>(batch_number);
+  // Deterministic for a seed; a restarted actor (which has produced before) draws anew.
+  so.seed = o_.seed * 1000003 + static_cast<uint64_t>(o_.index) * 65537 +
+            static_cast<uint64_t>(batch_number + produced_at_start_);
   so.before_step = [this]() { return policy_->ApplyPending(); };
   const absl::Time start = absl::Now();
   model::GenerationStats stats;
@@ -554,7 +560,7 @@ int Actor::Run() {
   }
   int status = 0;
   const int64_t per_batch = static_cast<int64_t>(o_.problems_per_batch) * o_.samples_per_problem;
-  for (int64_t batch = outbox_->produced(); !Stopping(); ++batch) {
+  for (int64_t batch = 0; !Stopping(); ++batch) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       while (!Stopping() && inflight_ > 0 && inflight_ + per_batch > o_.max_inflight_samples) {

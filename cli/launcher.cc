@@ -28,9 +28,8 @@
 #include "absl/time/clock.h"
 #include "actors/prompt.h"
 #include "cli/signals.h"
-#include "common/bundled_problems.h"
 #include "common/files.h"
-#include "common/problem_io.h"
+#include "common/model/model_cli.h"
 #include "common/tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -207,6 +206,11 @@ class Cluster {
   double warm_start_seconds_ = 0;
   absl::Time next_progress_ = absl::InfinitePast();
   double samples_seen_ = 0;  // the actors' samples, as last scraped
+  // metrics.jsonl of this invocation, read as it grows: the newest line and the sums.
+  void ReadNewMetrics();
+  std::streamoff metrics_offset_ = 0;
+  json last_metrics_;
+  double trained_ = 0, idle_seconds_ = 0;
   bool tty_ = ::isatty(STDERR_FILENO) != 0;
 };
 
@@ -231,6 +235,9 @@ absl::Status Cluster::Prepare() {
     if (absl::Status s = WriteFileAtomic(id_file, run_id_ + "\n"); !s.ok()) return s;
   }
   c_.run.id = run_id_;
+  // Paths as every process of the run finds them, whatever its working directory.
+  c_.model.init_config = ResolveDataPath(c_.model.init_config);
+  c_.problems.file = ResolveDataPath(c_.problems.file);
   if (absl::Status s = ValidatePromptTemplate(c_.actors.prompt_template); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("actors.prompt_template: ", s.message()));
   }
@@ -266,7 +273,7 @@ absl::Status Cluster::PrepareModel() {
   if (Exists(model_dir_ + "/config.json")) return absl::OkStatus();
   Process init;
   init.role = Role::kLearner;
-  init.argv = {o_.crucible_binary, "model", "init", "--config", ResolveDataPath(c_.model.init_config),
+  init.argv = {o_.crucible_binary, "model", "init", "--config", c_.model.init_config,
                "--out", model_dir_, "--seed", absl::StrCat(c_.run.seed), "--dtype", c_.model.dtype};
   init.log = logs_ + "/model-init.log";
   absl::StatusOr<int> code = RunChildToEnd(init, absl::Minutes(10));
@@ -300,26 +307,14 @@ absl::Status Cluster::WarmStart() {
     return WriteFileAtomic(dir_ + "/config.yaml", RunConfigToYaml(c_));
   }
   if (absl::Status s = MakeDirs(wdir); !s.ok()) return s;
-  std::vector<v1::Problem> problems;
-  if (c_.problems.file.empty()) {
-    problems = BundledProblems();
-  } else {
-    absl::StatusOr<std::vector<v1::Problem>> loaded = LoadProblemsFile(ResolveDataPath(c_.problems.file));
-    if (!loaded.ok()) return loaded.status();
-    problems = *std::move(loaded);
-  }
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::Load(
-      !c_.model.tokenizer.empty() ? c_.model.tokenizer
-      : Exists(model_dir_ + "/tokenizer.json") ? model_dir_ + "/tokenizer.json"
-                                                : "bytes");
+  absl::StatusOr<std::vector<v1::Problem>> problems = LoadRunProblems(c_);
+  if (!problems.ok()) return problems.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::Load(c_.model.tokenizer.empty() ? model::DefaultTokenizerFor(model_dir_) : c_.model.tokenizer);
   if (!tokenizer.ok()) return tokenizer.status();
   std::string data;
   int examples = 0;
-  for (const v1::Problem& p : problems) {
-    if (!c_.problems.ids.empty() &&
-        std::find(c_.problems.ids.begin(), c_.problems.ids.end(), p.id()) == c_.problems.ids.end()) {
-      continue;
-    }
+  for (const v1::Problem& p : *problems) {
     absl::StatusOr<std::string> prompt = BuildPrompt(c_.actors.prompt_template, p, c_.problems.language);
     if (!prompt.ok()) return prompt.status();
     for (const v1::Program& s : p.solutions()) {
@@ -521,22 +516,28 @@ void Cluster::KillAll() {
   }
 }
 
+void Cluster::ReadNewMetrics() {
+  std::ifstream in(dir_ + "/metrics.jsonl");
+  if (!in || !in.seekg(metrics_offset_)) return;
+  std::string line;
+  // Only whole lines: the learner may be writing the last one.
+  while (std::getline(in, line) && !in.eof()) {
+    metrics_offset_ += static_cast<std::streamoff>(line.size()) + 1;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    if (j.value("unix_ms", int64_t{0}) < absl::ToUnixMillis(rl_start_)) continue;  // an earlier invocation's
+    trained_ += j.value("trajectories", 0.0);
+    idle_seconds_ += j.value("idle_seconds", 0.0);
+    last_metrics_ = std::move(j);
+  }
+}
+
 void Cluster::Progress(bool final_line) {
   if (!final_line && absl::Now() < next_progress_) return;
   next_progress_ = absl::Now() + absl::Seconds(c_.supervisor.progress_interval_s);
-  json last;
-  double trained = 0;
-  {
-    std::ifstream in(dir_ + "/metrics.jsonl");
-    std::string line;
-    while (std::getline(in, line)) {
-      json j = json::parse(line, nullptr, false);
-      if (j.is_discarded()) continue;
-      if (j.value("unix_ms", int64_t{0}) < absl::ToUnixMillis(rl_start_)) continue;  // an earlier invocation's
-      trained += j.value("trajectories", 0.0);
-      last = std::move(j);
-    }
-  }
+  ReadNewMetrics();
+  const json& last = last_metrics_;
+  const double trained = trained_;
   double samples = 0;
   for (const Process& p : procs_) {
     if (p.role == Role::kActor && p.pid > 0) {
@@ -588,17 +589,8 @@ int Cluster::Finish(int code) {
   }
   json restarts = json::object();
   for (const Process& p : procs_) restarts[RoleName(p.role)] = restarts.value(RoleName(p.role), 0) + p.restarts;
-  double idle = 0;
-  {
-    std::ifstream in(dir_ + "/metrics.jsonl");
-    std::string line;
-    while (std::getline(in, line)) {
-      json j = json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.value("unix_ms", int64_t{0}) >= absl::ToUnixMillis(rl_start_)) {
-        idle += j.value("idle_seconds", 0.0);
-      }
-    }
-  }
+  ReadNewMetrics();
+  const double idle = idle_seconds_;
   const double rl_seconds = absl::ToDoubleSeconds(absl::Now() - rl_start_);
   json summary = {{"run_id", run_id_},
                   {"steps", steps},

@@ -10,9 +10,7 @@
 #include "cli/launcher.h"
 #include "cli/run_config.h"
 #include "cli/signals.h"
-#include "common/bundled_problems.h"
 #include "common/files.h"
-#include "common/problem_io.h"
 #include "learner/online.h"
 
 namespace crucible::cli {
@@ -36,25 +34,6 @@ absl::StatusOr<RunConfig> Load(const RunArgs& a) { return LoadRunConfig(a.config
 int ConfigError(const std::string& command, const absl::Status& s) {
   std::fprintf(stderr, "crucible %s: %s\n", command.c_str(), std::string(s.message()).c_str());
   return 2;
-}
-
-absl::StatusOr<std::vector<v1::Problem>> RunProblems(const RunConfig& c) {
-  std::vector<v1::Problem> all;
-  if (c.problems.file.empty()) {
-    all = BundledProblems();
-  } else {
-    absl::StatusOr<std::vector<v1::Problem>> loaded = LoadProblemsFile(c.problems.file);
-    if (!loaded.ok()) return loaded.status();
-    all = *std::move(loaded);
-  }
-  if (c.problems.ids.empty()) return all;
-  std::vector<v1::Problem> chosen;
-  for (const std::string& id : c.problems.ids) {
-    auto it = std::find_if(all.begin(), all.end(), [&](const v1::Problem& p) { return p.id() == id; });
-    if (it == all.end()) return absl::NotFoundError(absl::StrCat("problems.ids: no problem \"", id, "\""));
-    chosen.push_back(*it);
-  }
-  return chosen;
 }
 
 v1::JudgeOptions JudgeOptionsOf(const RunConfig& c) {
@@ -122,7 +101,7 @@ Command ActorCommand() {
                 std::fprintf(stderr, "crucible actor: --index %d is outside [0, %d)\n", *index, c->actors.count);
                 return 2;
               }
-              absl::StatusOr<std::vector<v1::Problem>> problems = RunProblems(*c);
+              absl::StatusOr<std::vector<v1::Problem>> problems = LoadRunProblems(*c);
               if (!problems.ok()) return ConfigError("actor", problems.status());
               InstallStopSignals();
               ActorOptions o;

@@ -1,5 +1,11 @@
 #include "cli/run_config.h"
 
+#include <algorithm>
+
+#include "common/problem_io.h"
+
+#include "common/bundled_problems.h"
+
 #include <cmath>
 #include <functional>
 #include <map>
@@ -1007,6 +1013,25 @@ std::vector<std::string> RunConfigKeys() {
   std::vector<std::string> keys;
   for (const KeySpec& key : Schema()) keys.push_back(key.path);
   return keys;
+}
+
+absl::StatusOr<std::vector<v1::Problem>> LoadRunProblems(const RunConfig& c) {
+  std::vector<v1::Problem> all;
+  if (c.problems.file.empty()) {
+    all = BundledProblems();
+  } else {
+    absl::StatusOr<std::vector<v1::Problem>> loaded = LoadProblemsFile(c.problems.file);
+    if (!loaded.ok()) return loaded.status();
+    all = *std::move(loaded);
+  }
+  if (c.problems.ids.empty()) return all;
+  std::vector<v1::Problem> chosen;
+  for (const std::string& id : c.problems.ids) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const v1::Problem& p) { return p.id() == id; });
+    if (it == all.end()) return absl::NotFoundError(absl::StrCat("problems.ids: no problem \"", id, "\""));
+    chosen.push_back(*it);
+  }
+  return chosen;
 }
 
 }  // namespace crucible::cli

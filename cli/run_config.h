@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "crucible/v1/problem.pb.h"
 #include "absl/strings/string_view.h"
 
 namespace crucible::cli {
@@ -167,6 +168,10 @@ std::string RunConfigToYaml(const RunConfig& config);
 // The text of deploy/configs/default.yaml: a header and RunConfigToYaml(RunConfig{}).
 std::string DefaultRunConfigYaml();
 absl::Status WriteDefaultRunConfig(const std::string& path);
+
+// The run's problems: problems.file (or the bundled set), narrowed to problems.ids in
+// their order; an id the set lacks is an error.
+absl::StatusOr<std::vector<v1::Problem>> LoadRunProblems(const RunConfig& config);
 
 // Every schema key ("actors.count", ...), in schema order.
 std::vector<std::string> RunConfigKeys();

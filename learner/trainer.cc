@@ -624,24 +624,6 @@ absl::StatusOr<StepMetrics> Trainer::Step() {
 absl::StatusOr<StepMetrics> Trainer::Step(const std::vector<Example>& examples) {
   const absl::Time start = absl::Now();
   if (examples.empty()) return absl::InvalidArgumentError("an empty batch");
-  for (size_t i = 0; i < examples.size(); ++i) {
-    const Example& e = examples[i];
-    if (e.prompt.empty() || e.completion.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("batch example ", i, ": empty prompt or completion"));
-    }
-    if (!e.behaviour_logprobs.empty() && e.behaviour_logprobs.size() != e.completion.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("batch example ", i, ": ", e.behaviour_logprobs.size(),
-                                                     " behaviour log-probs for ", e.completion.size(), " tokens"));
-    }
-    const int64_t vocab = model_->config().vocab_size;
-    for (const auto* tokens : {&e.prompt, &e.completion}) {
-      for (int32_t t : *tokens) {
-        if (t < 0 || t >= vocab) {
-          return absl::InvalidArgumentError(absl::StrCat("batch example ", i, ": token ", t, " outside the vocabulary"));
-        }
-      }
-    }
-  }
   std::vector<const Example*> batch;
   for (const Example& e : examples) batch.push_back(&e);
   return StepOn(batch, start);

@@ -105,7 +105,8 @@ class Trainer {
 
   // Offline: the next global batch of the data given at Create.
   absl::StatusOr<StepMetrics> Step();
-  // Online: this global batch (identical on every rank), e.g. trajectories from actors.
+  // Online: this global batch (identical on every rank), e.g. trajectories from actors,
+  // validated as the offline data is when it is read (ExampleFromTrajectory).
   absl::StatusOr<StepMetrics> Step(const std::vector<Example>& batch);
 
   int64_t step() const { return optimizer_->step(); }
