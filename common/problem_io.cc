@@ -1,6 +1,8 @@
 #include "common/problem_io.h"
 
+#include <algorithm>
 #include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -79,6 +81,7 @@ absl::Status GetDouble(const json& obj, const char* key, absl::string_view where
 }
 
 absl::Status ParseTests(const json& obj, const char* key, absl::string_view where,
+                        bool output_optional,
                         google::protobuf::RepeatedPtrField<v1::TestCase>* out) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return absl::OkStatus();
@@ -91,7 +94,7 @@ absl::Status ParseTests(const json& obj, const char* key, absl::string_view wher
     CRUCIBLE_RETURN_IF_ERROR(GetString(t, "input", where, field + ".input",
                                        test->mutable_input(), /*required=*/true));
     CRUCIBLE_RETURN_IF_ERROR(GetString(t, "output", where, field + ".output",
-                                       test->mutable_output(), /*required=*/true));
+                                       test->mutable_output(), !output_optional));
   }
   return absl::OkStatus();
 }
@@ -151,6 +154,61 @@ absl::Status ParseChecker(const json& obj, absl::string_view where, v1::Checker*
   return absl::OkStatus();
 }
 
+absl::string_view FunctionStyleName(v1::FunctionCall::Style style) {
+  switch (style) {
+    case v1::FunctionCall::CALL: return "call";
+    case v1::FunctionCall::ASSERT: return "assert";
+    default: return "";
+  }
+}
+
+absl::Status ParseFunction(const json& obj, absl::string_view where, v1::Problem* problem) {
+  auto it = obj.find("function");
+  if (it == obj.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_object()) return TypeError(where, "function", "an object {style, name, ...}", *it);
+  v1::FunctionCall* function = problem->mutable_function();
+  std::string style;
+  CRUCIBLE_RETURN_IF_ERROR(GetString(*it, "style", where, "function.style", &style, true));
+  if (style == "call") {
+    function->set_style(v1::FunctionCall::CALL);
+  } else if (style == "assert") {
+    function->set_style(v1::FunctionCall::ASSERT);
+  } else {
+    return FieldError(where, "function.style",
+                      absl::StrCat("unknown style \"", style, "\"; expected call or assert"));
+  }
+  CRUCIBLE_RETURN_IF_ERROR(
+      GetString(*it, "name", where, "function.name", function->mutable_name(), true));
+  return GetString(*it, "setup_code", where, "function.setup_code",
+                   function->mutable_setup_code(), false);
+}
+
+bool IsPythonIdentifier(absl::string_view name) {
+  if (name.empty() || absl::ascii_isdigit(name[0])) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+// A CALL test's input must be a JSON array (the arguments) and its output JSON.
+absl::Status ValidateCallTests(const google::protobuf::RepeatedPtrField<v1::TestCase>& tests,
+                               absl::string_view key, absl::string_view where) {
+  for (int i = 0; i < tests.size(); ++i) {
+    json args = json::parse(tests[i].input(), nullptr, /*allow_exceptions=*/false);
+    if (args.is_discarded() || !args.is_array()) {
+      return FieldError(where, absl::StrCat(key, "[", i, "].input"),
+                        "a call test's input must be a JSON array of arguments");
+    }
+    json expected = json::parse(tests[i].output(), nullptr, /*allow_exceptions=*/false);
+    if (expected.is_discarded()) {
+      return FieldError(where, absl::StrCat(key, "[", i, "].output"),
+                        "a call test's output must be JSON (the expected return value)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 bool IsValidIdChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '-' || c == '_' || c == '.' || c == '/' || c == ':' || c == '+';
@@ -197,6 +255,19 @@ absl::Status ValidateProblem(const v1::Problem& problem, absl::string_view where
       (checker.language().empty() || checker.source().empty())) {
     return FieldError(where, "checker", "kind program needs a language and a source");
   }
+  const v1::FunctionCall& function = problem.function();
+  if (function.style() != v1::FunctionCall::STYLE_UNSPECIFIED) {
+    std::vector<absl::string_view> parts = absl::StrSplit(function.name(), '.');
+    if (parts.size() > 2 || !std::all_of(parts.begin(), parts.end(), IsPythonIdentifier)) {
+      return FieldError(where, "function.name",
+                        absl::StrCat("\"", function.name(),
+                                     "\" is not a Python identifier or Class.method"));
+    }
+    if (function.style() == v1::FunctionCall::CALL) {
+      CRUCIBLE_RETURN_IF_ERROR(ValidateCallTests(problem.public_tests(), "public_tests", where));
+      CRUCIBLE_RETURN_IF_ERROR(ValidateCallTests(problem.tests(), "tests", where));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -227,8 +298,14 @@ absl::StatusOr<v1::Problem> ParseProblemJson(absl::string_view text, absl::strin
   p.set_time_limit_ms(time_limit);
   p.set_memory_limit_mib(memory_limit);
   CRUCIBLE_RETURN_IF_ERROR(ParseChecker(obj, where, p.mutable_checker()));
-  CRUCIBLE_RETURN_IF_ERROR(ParseTests(obj, "public_tests", where, p.mutable_public_tests()));
-  CRUCIBLE_RETURN_IF_ERROR(ParseTests(obj, "tests", where, p.mutable_tests()));
+  CRUCIBLE_RETURN_IF_ERROR(ParseFunction(obj, where, &p));
+  // An assert test's statements carry their own expectations.
+  const bool output_optional = p.function().style() == v1::FunctionCall::ASSERT;
+  CRUCIBLE_RETURN_IF_ERROR(
+      ParseTests(obj, "public_tests", where, output_optional, p.mutable_public_tests()));
+  CRUCIBLE_RETURN_IF_ERROR(ParseTests(obj, "tests", where, output_optional, p.mutable_tests()));
+  CRUCIBLE_RETURN_IF_ERROR(
+      GetString(obj, "starter_code", where, "starter_code", p.mutable_starter_code(), false));
   CRUCIBLE_RETURN_IF_ERROR(ParsePrograms(obj, "solutions", where, p.mutable_solutions()));
   CRUCIBLE_RETURN_IF_ERROR(
       ParsePrograms(obj, "incorrect_solutions", where, p.mutable_incorrect_solutions()));
@@ -331,6 +408,13 @@ std::string ProblemToJson(const v1::Problem& p) {
               {"incorrect_solutions", programs(p.incorrect_solutions())}};
   if (!p.difficulty().empty()) obj["difficulty"] = p.difficulty();
   if (!p.source().empty()) obj["source"] = p.source();
+  if (p.function().style() != v1::FunctionCall::STYLE_UNSPECIFIED) {
+    json function = {{"style", FunctionStyleName(p.function().style())},
+                     {"name", p.function().name()}};
+    if (!p.function().setup_code().empty()) function["setup_code"] = p.function().setup_code();
+    obj["function"] = function;
+  }
+  if (!p.starter_code().empty()) obj["starter_code"] = p.starter_code();
   return obj.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -2,7 +2,8 @@
 // Parsing turns a line into a crucible.v1.Problem and rejects anything malformed with a
 // message naming the file, line and field ("problems.jsonl:12: tests[3].output: expected a
 // string"). Unknown fields are ignored so the format can grow. Languages are not checked
-// here: which languages exist is the judge's business.
+// here: which languages exist is the judge's business. Function-call problems (`function`,
+// `starter_code`) are documented in judge_workers/README.md.
 #ifndef CRUCIBLE_COMMON_PROBLEM_IO_H_
 #define CRUCIBLE_COMMON_PROBLEM_IO_H_
 

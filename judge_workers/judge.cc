@@ -15,6 +15,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "judge_workers/checker.h"
+#include "judge_workers/function_harness.h"
 #include "judge_workers/verdict.h"
 
 namespace crucible {
@@ -361,6 +362,12 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
   };
   if (!(*compiled)->compile_ok) return compile_error((*compiled)->compile_output);
   CompiledProgram& program_state = **compiled;
+  if (problem.function().style() != v1::FunctionCall::STYLE_UNSPECIFIED &&
+      language.run_action != v1::RunRequest::PYTHON_RUN) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "problem \"", problem.id(), "\" is a function-call problem: it takes python3 programs, not ",
+        program.language()));
+  }
   bool check_pending = false;
   if (program_state.check_deferred) {
     std::lock_guard<std::mutex> lock(program_state.deferred_mu);
@@ -370,9 +377,13 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
     check_pending = program_state.deferred == CompiledProgram::Deferred::kUnknown;
   }
 
+  const bool function_call = problem.function().style() != v1::FunctionCall::STYLE_UNSPECIFIED;
   std::unique_ptr<Checker> builtin = MakeBuiltinChecker(problem.checker());
   std::shared_ptr<CompiledProgram> checker_program;
-  if (builtin == nullptr) {
+  if (function_call) {
+    // The harness decides; the problem's checker does not apply.
+    builtin.reset();
+  } else if (builtin == nullptr) {
     const Language* checker_language = languages_.Find(problem.checker().language());
     if (checker_language == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("problem \"", problem.id(),
@@ -431,6 +442,17 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
     cmd.stdin_data = test.input();
     cmd.max_stderr_bytes = std::max<size_t>(returned, 4096);
     cmd.report_compile_error = check_pending;
+    std::string nonce, spec;  // cmd.stdin_data views spec
+    if (function_call) {
+      // The referee is exec'd with the harness as its script (the zygote runs the
+      // program's own file); the compile check rides on the referee's PYTHON_CHECK below.
+      nonce = MakeHarnessNonce();
+      cmd.argv = {language.run_argv.front(), "-I", "-c", std::string(FunctionHarnessSource())};
+      cmd.action = v1::RunRequest::EXEC;
+      spec = FunctionTestSpec(problem, test, nonce);
+      cmd.stdin_data = spec;
+      cmd.report_compile_error = false;
+    }
     absl::StatusOr<sandbox::SandboxOutput> out;
     if (session == nullptr) {
       absl::StatusOr<std::unique_ptr<sandbox::SandboxSession>> opened =
@@ -439,6 +461,30 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
         session = *std::move(opened);
       } else {
         out = opened.status();
+      }
+    }
+    if (session != nullptr && function_call && check_pending) {
+      // The program's syntax check, once, before the first harness run.
+      sandbox::SandboxCommand check;
+      check.argv = language.compile_argv;
+      check.action = language.compile_action;
+      check.python_script = cmd.python_script;
+      check.max_stderr_bytes = 64 << 10;
+      absl::StatusOr<sandbox::SandboxOutput> checked = session->Run(check);
+      if (checked.ok()) {
+        const bool fails = checked->result.exit_code() != 0 || checked->result.term_signal() != 0;
+        check_pending = false;
+        std::lock_guard<std::mutex> lock(program_state.deferred_mu);
+        if (fails) {
+          program_state.deferred = CompiledProgram::Deferred::kError;
+          program_state.deferred_output =
+              checked->stderr_data.empty() ? checked->stdout_data : checked->stderr_data;
+          return compile_error(program_state.deferred_output);
+        }
+        program_state.deferred = CompiledProgram::Deferred::kCompiles;
+      } else {
+        out = checked.status();
+        session.reset();
       }
     }
     if (session != nullptr) out = session->Run(cmd);
@@ -460,7 +506,12 @@ absl::StatusOr<v1::Verdict> Judge::Evaluate(const v1::Problem& problem, const v1
       result.set_subtype(std::string(out.status().message()));
     } else {
       result = ClassifyRun(*out, bounds);
-      if (result.verdict() == v1::OK) {
+      if (result.verdict() == v1::OK && function_call) {
+        v1::TestResult reported = ReadHarnessReport(out->stdout_data, nonce);
+        result.set_verdict(reported.verdict());
+        result.set_subtype(reported.subtype());
+        result.set_checker_message(reported.checker_message());
+      } else if (result.verdict() == v1::OK) {
         if (builtin != nullptr) {
           CheckOutcome check = builtin->Check(test.input(), test.output(), out->stdout_data);
           if (!check.accepted) {

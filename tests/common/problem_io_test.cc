@@ -143,5 +143,46 @@ TEST_CASE("the bundled problem set is complete", "[problem_io][bundled]") {
   CHECK(competition >= 10);
 }
 
+TEST_CASE("function-call problems parse, validate and round-trip", "[problem_io][function]") {
+  auto call = ParseProblemJson(
+      R"({"id": "apps/1", "function": {"style": "call", "name": "Solution.solve"},
+          "starter_code": "class Solution:\n", "tests": [{"input": "[1, [2, 3]]", "output": "[5]"}]})",
+      "f.jsonl:1");
+  REQUIRE(call.ok());
+  CHECK(call->function().style() == v1::FunctionCall::CALL);
+  CHECK(call->function().name() == "Solution.solve");
+  CHECK(call->starter_code() == "class Solution:\n");
+  auto again = ParseProblemJson(ProblemToJson(*call), "again");
+  REQUIRE(again.ok());
+  CHECK(again->SerializeAsString() == call->SerializeAsString());
+
+  // Assert tests carry their expectations in the statements: output may be absent.
+  auto asserts = ParseProblemJson(
+      R"({"id": "mbpp/2", "function": {"style": "assert", "name": "f", "setup_code": "import math"},
+          "tests": [{"input": "assert f(1) == 2\n"}]})",
+      "f.jsonl:2");
+  REQUIRE(asserts.ok());
+  CHECK(asserts->function().setup_code() == "import math");
+  CHECK(asserts->tests(0).output().empty());
+
+  auto error = [](const char* json) {
+    auto p = ParseProblemJson(json, "f.jsonl:3");
+    REQUIRE_FALSE(p.ok());
+    return std::string(p.status().message());
+  };
+  CHECK_THAT(error(R"({"id": "x", "function": {"style": "stdin", "name": "f"}, "tests": [{"input": "", "output": ""}]})"),
+             Catch::Contains("f.jsonl:3: function.style: unknown style \"stdin\""));
+  CHECK_THAT(error(R"({"id": "x", "function": {"style": "call"}, "tests": [{"input": "[]", "output": "1"}]})"),
+             Catch::Contains("function.name: missing"));
+  CHECK_THAT(error(R"({"id": "x", "function": {"style": "call", "name": "a.b.c"}, "tests": [{"input": "[]", "output": "1"}]})"),
+             Catch::Contains("function.name"));
+  CHECK_THAT(error(R"({"id": "x", "function": {"style": "call", "name": "f"}, "tests": [{"input": "1", "output": "1"}]})"),
+             Catch::Contains("tests[0].input: a call test's input must be a JSON array"));
+  CHECK_THAT(error(R"({"id": "x", "function": {"style": "call", "name": "f"}, "tests": [{"input": "[]", "output": "{bad"}]})"),
+             Catch::Contains("tests[0].output: a call test's output must be JSON"));
+  // Stdin problems still need outputs.
+  CHECK_THAT(error(R"({"id": "x", "tests": [{"input": "1"}]})"), Catch::Contains("tests[0].output: missing"));
+}
+
 }  // namespace
 }  // namespace crucible
