@@ -39,6 +39,8 @@ absl::StatusOr<std::string> Expand(const std::string& t, const v1::Problem* prob
       if (has_example) out += problem->public_tests(0).input();
     } else if (name == "example_output") {
       if (has_example) out += problem->public_tests(0).output();
+    } else if (name == "starter_code") {
+      if (problem != nullptr) out += problem->starter_code();
     } else if (name == "id") {
       if (problem != nullptr) out += problem->id();
     } else if (name == "language") {
@@ -46,7 +48,7 @@ absl::StatusOr<std::string> Expand(const std::string& t, const v1::Problem* prob
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "prompt template: unknown placeholder {", name,
-          "} (known: {statement} {example_input} {example_output} {id} {language}; {{ and }} for braces)"));
+          "} (known: {statement} {example_input} {example_output} {starter_code} {id} {language}; {{ and }} for braces)"));
     }
   }
   return out;

@@ -5,6 +5,8 @@
 //   {statement}       the problem statement
 //   {example_input}   the first public test's input ("" when there is none)
 //   {example_output}  the first public test's expected output ("" when there is none)
+//   {starter_code}    code the program should start from (HumanEval's prompt, APPS's
+//                     starter code; "" when the problem has none)
 //   {id}              the problem id
 //   {language}        the program's language (python3, cpp17)
 // "{{" and "}}" stand for literal braces; any other {name} is an error when the template

@@ -19,8 +19,14 @@ std::vector<Command> LearnerOfflineCommands();
 // problems verify: judge every reference and known-wrong solution of a problem set.
 std::vector<Command> ProblemsCommands();
 
+// data import: APPS, CodeContests, MBPP and HumanEval files to problems (common/datasets.h).
+std::vector<Command> DataCommands();
+
 // config defaults|show: the run configuration's default file and a resolved config.
 std::vector<Command> ConfigCommands();
+
+// eval: sample, judge and report pass@k, n@k and compile rate (cli/eval.h).
+std::vector<Command> EvalCommands();
 
 }  // namespace crucible::cli
 

@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   std::vector<crucible::cli::Command> table;
   for (std::vector<crucible::cli::Command> family :
        {crucible::cli::RlCommands(), crucible::cli::ModelCommands(), crucible::cli::LearnerOfflineCommands(),
-        crucible::cli::ProblemsCommands(), crucible::cli::ConfigCommands()}) {
+        crucible::cli::ProblemsCommands(), crucible::cli::DataCommands(),
+        crucible::cli::ConfigCommands(),
+        crucible::cli::EvalCommands()}) {
     table.insert(table.end(), family.begin(), family.end());
   }
   return crucible::cli::RunCommandLine(table, argc, argv);

@@ -280,7 +280,8 @@ Check<std::string> RunId() {
   };
 }
 
-constexpr const char* kPlaceholders[] = {"statement", "example_input", "example_output"};
+constexpr const char* kPlaceholders[] = {"statement", "example_input", "example_output",
+                                        "starter_code", "id", "language"};
 
 // {statement} is required; any other {identifier} must be a known placeholder, so that a
 // misspelt one is not sent to the model verbatim. Other braces are literal text.
@@ -299,7 +300,8 @@ Check<std::string> PromptTemplate() {
       for (const char* p : kPlaceholders) known = known || name == p;
       if (!known) {
         return absl::StrCat("unknown placeholder {", name,
-                            "} (known: {statement}, {example_input}, {example_output})");
+                            "} (known: {statement}, {example_input}, {example_output}, {starter_code}, {id}, "
+                            "{language})");
       }
       statement = statement || name == "statement";
     }

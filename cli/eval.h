@@ -1,0 +1,68 @@
+// `crucible eval`: sample N programs per problem from a model (with an optional PEFT
+// adapter), judge them through the judge pool, and report pass@k, n@k, compile rate and the
+// verdict breakdown (common/eval_report.h).
+//
+// Output directory (stable shapes, see eval_report.h): samples.jsonl (one line per judged
+// sample), report.json, report.md, and eval_config.json (what produced the samples).
+//
+// How it runs. The (problem, sample) pairs are cut into units of at most `batch` samples of
+// one problem, and consecutive units are packed into generation calls of at most `batch`
+// rows; the packing and each call's seed depend only on the options and the problem list.
+// Generation runs on the calling thread; every program is judged asynchronously twice
+// (public tests, for n@k filtering, and hidden tests, for the verdict), so judging
+// overlaps the next call's generation, with at most `max_inflight` samples unjudged.
+// Samples are appended as their verdicts arrive.
+//
+// Deterministic and resumable. The same options give the same samples, in any order of
+// completion (the file is rewritten sorted when the eval finishes). A killed eval is
+// resumed by running the same command: samples.jsonl is read back (a line cut off by the
+// kill is dropped), the calls whose samples are all there are skipped, the others are
+// generated again (identically) and only their missing samples are judged. Resuming with
+// different options is refused, naming the option.
+//
+// `--samples FILE` skips sampling and judging: the report is recomputed from a samples file.
+#ifndef CRUCIBLE_CLI_EVAL_H_
+#define CRUCIBLE_CLI_EVAL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace crucible::cli {
+
+struct EvalOptions {
+  std::string model_dir;
+  std::string adapter_dir;               // a PEFT adapter, merged into the base for sampling
+  std::string tokenizer;                 // default: the model directory's
+  std::string problems_file;             // "": the bundled set
+  std::vector<std::string> problem_ids;  // empty: every problem
+  int n = 10;                            // samples per problem
+  std::string k = "1,5,10";
+  std::string n_submit = "1,5";          // the n of n@k
+  double temperature = 0.8;
+  double top_p = 0.95;
+  int64_t top_k = 0;
+  int64_t max_new_tokens = 256;
+  std::string prompt_template;           // "": the run configuration's default
+  bool prepend_starter_code = false;     // program = problem.starter_code + extracted program
+  std::string language = "python3";
+  uint64_t seed = 0;
+  int batch = 16;                        // rows per generation call
+  int max_inflight = 128;
+  std::string device = "cpu";
+  std::string dtype = "float32";
+  std::vector<std::string> judges;       // empty: a local judge
+  int judge_workers = 0;                 // of the local judge; 0: one per CPU
+  bool stop_at_first_failure = true;
+  std::string out_dir;
+  std::string samples_file;              // recompute mode
+  bool progress = true;                  // a progress bar when stderr is a terminal
+};
+
+// Exit status: 0 done, 1 failure, 2 bad options, 130 stopped (resumable).
+int RunEval(const EvalOptions& options, const std::atomic<bool>* stop);
+
+}  // namespace crucible::cli
+
+#endif  // CRUCIBLE_CLI_EVAL_H_

@@ -1,0 +1,62 @@
+// `crucible eval` (cli/eval.h): pass@k, n@k and compile rate of a model on a problem set,
+// judged through the judge pool; or, with --samples, the report of an existing samples file.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/eval.h"
+#include "cli/signals.h"
+
+namespace crucible::cli {
+namespace {
+
+Command Eval() {
+  return {"eval", "sample, judge and report pass@k / n@k / compile rate (or recompute a report)",
+          [](FlagSet& f) -> CommandRunner {
+            auto o = std::make_shared<EvalOptions>();
+            f.Add("model", &o->model_dir, "model directory (HF config.json + safetensors)");
+            f.Add("adapter", &o->adapter_dir, "PEFT adapter directory, merged into the model");
+            f.Add("tokenizer", &o->tokenizer, "tokenizer.json (default: the model directory's)");
+            f.Add("problems", &o->problems_file, "problem set (JSONL); \"\": the bundled set");
+            f.Add("problem-ids", &o->problem_ids, "only these problems (comma-separated)");
+            f.Add("n", &o->n, "samples per problem");
+            f.Add("k", &o->k, "the k of pass@k and n@k (comma-separated)");
+            f.Add("n-submit", &o->n_submit, "the n of n@k: submissions after public-test filtering");
+            f.Add("temperature", &o->temperature, "sampling temperature");
+            f.Add("top-p", &o->top_p, "nucleus sampling mass, in (0, 1]");
+            f.Add("top-k", &o->top_k, "top-k sampling; 0 = off");
+            f.Add("max-new-tokens", &o->max_new_tokens, "tokens generated per program at most");
+            f.Add("prompt-template", &o->prompt_template,
+                  "prompt template (actors/prompt.h); \"\": the run configuration's default");
+            f.Add("prepend-starter-code", &o->prepend_starter_code,
+                  "judge the problem's starter code followed by the extracted program "
+                  "(HumanEval-style completion)");
+            f.Add("language", &o->language, "language of the programs (python3, cpp17)");
+            f.Add("seed", &o->seed, "sampling seed: the same seed gives the same samples");
+            f.Add("batch", &o->batch, "rows per generation call");
+            f.Add("max-inflight", &o->max_inflight, "samples generated but not yet judged, at most");
+            f.Add("device", &o->device, "cpu or cuda[:i]");
+            f.Add("dtype", &o->dtype, "float32, bf16, ...");
+            f.Add("judges", &o->judges,
+                  "judge endpoints, host:port (comma-separated); none: start one locally");
+            f.Add("judge-workers", &o->judge_workers, "workers of the local judge (0: one per CPU)");
+            f.Add("stop-at-first-failure", &o->stop_at_first_failure,
+                  "stop judging a program at its first failed test");
+            f.Add("out", &o->out_dir, "output directory: samples.jsonl, report.json, report.md");
+            f.Add("samples", &o->samples_file,
+                  "recompute the report from this samples file (no sampling, no judging)");
+            f.Add("progress", &o->progress, "a progress bar on a terminal");
+            return [o](const std::vector<std::string>& positional) {
+              if (!NoPositionalArguments("crucible eval", positional)) return 2;
+              InstallStopSignals();
+              return RunEval(*o, &StopRequested());
+            };
+          }};
+}
+
+}  // namespace
+
+std::vector<Command> EvalCommands() { return {Eval()}; }
+
+}  // namespace crucible::cli
