@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -391,6 +392,18 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
 
   v1::JudgeOptions judge_options;
   judge_options.set_stop_at_first_failure(o.stop_at_first_failure);
+  // Without overlap, submissions wait here until generation is over.
+  std::vector<std::function<void()>> deferred;
+  auto submit = [&](v1::JudgeRequest request, std::function<void(JudgeResult)> done) {
+    auto go = [&client, request = std::move(request), done = std::move(done)]() mutable {
+      (*client)->Submit(std::move(request), std::move(done));
+    };
+    if (o.overlap) {
+      go();
+    } else {
+      deferred.push_back(std::move(go));
+    }
+  };
   for (const Call& call : PackCalls(problems.size(), o.n, o.batch, o.seed)) {
     bool complete = true;
     for (const Unit& u : call.units) {
@@ -476,13 +489,13 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
           return r;
         };
         const v1::TestSet verdict_set = has_hidden ? v1::HIDDEN : v1::PUBLIC;
-        (*client)->Submit(request(verdict_set, "hidden"), [pending, answered](JudgeResult r) {
+        submit(request(verdict_set, "hidden"), [pending, answered](JudgeResult r) {
           std::lock_guard<std::mutex> lock(pending->mu);
           RecordHidden(pending->sample, r);
           answered();
         });
         if (has_public) {
-          (*client)->Submit(request(v1::PUBLIC, "public"), [pending, answered](JudgeResult r) {
+          submit(request(v1::PUBLIC, "public"), [pending, answered](JudgeResult r) {
             std::lock_guard<std::mutex> lock(pending->mu);
             pending->sample.passed_public = r.status.ok() && r.verdict.verdict() == v1::OK;
             pending->sample.extra["public_verdict"] =
@@ -492,8 +505,9 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
         }
       }
     }
-    book.WaitBelow(o.max_inflight);
+    if (o.overlap) book.WaitBelow(o.max_inflight);
   }
+  for (auto& go : deferred) go();
   book.WaitBelow(0);
   book.Finish();
   (*client)->Shutdown();

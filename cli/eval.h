@@ -58,6 +58,9 @@ struct EvalOptions {
   std::string out_dir;
   std::string samples_file;              // recompute mode
   bool progress = true;                  // a progress bar when stderr is a terminal
+  // false: generate every sample first, then judge them all (the baseline of
+  // bench/eval_bench.cc); the samples are the same either way.
+  bool overlap = true;
 };
 
 // Exit status: 0 done, 1 failure, 2 bad options, 130 stopped (resumable).

@@ -47,6 +47,8 @@ Command Eval() {
             f.Add("samples", &o->samples_file,
                   "recompute the report from this samples file (no sampling, no judging)");
             f.Add("progress", &o->progress, "a progress bar on a terminal");
+            f.Add("overlap", &o->overlap,
+                  "judge while generating (false: generate everything, then judge; a baseline)");
             return [o](const std::vector<std::string>& positional) {
               if (!NoPositionalArguments("crucible eval", positional)) return 2;
               InstallStopSignals();
