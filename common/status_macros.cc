@@ -8,7 +8,8 @@
 namespace crucible {
 
 absl::Status ErrnoToStatus(int err, absl::string_view what) {
-  return absl::ErrnoToStatus(err, absl::StrCat(what, ": ", std::strerror(err)));
+  // absl::ErrnoToStatus appends strerror(err) itself.
+  return absl::ErrnoToStatus(err, what);
 }
 
 }  // namespace crucible

@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   prometheus-cpp-dev catch2 libseccomp-dev nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev
-  libutf8proc-dev python3 python3-dev libpython3.11-dev
+  libutf8proc-dev zlib1g-dev python3 python3-dev libpython3.11-dev
   libtorch-dev libopenblas0-pthread libgloo-dev
   python3-torch python3-numpy
 )
