@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,8 @@
 #include "common/status_macros.h"
 #include "common/tokenizer.h"
 #include "common/verdict_json.h"
+#include "learner/objectives.h"
+#include "learner/train_checkpoint.h"
 #include "nlohmann/json.hpp"
 
 namespace crucible::cli {
@@ -100,7 +103,8 @@ json EvalFingerprint(const EvalOptions& o, const std::string& prompt_template) {
           {"seed", o.seed},
           {"batch", o.batch},
           {"dtype", o.dtype},
-          {"stop_at_first_failure", o.stop_at_first_failure}};
+          {"stop_at_first_failure", o.stop_at_first_failure},
+          {"critic", o.critic}};
 }
 
 absl::Status CheckFingerprint(const std::string& path, const json& fingerprint) {
@@ -267,6 +271,77 @@ void RecordHidden(EvalSample& s, const JudgeResult& r) {
   s.pass_fraction = r.verdict.pass_fraction();
 }
 
+// report["rerank"] when --search rerank.
+absl::Status AddSearch(const EvalOptions& o, const std::vector<EvalSample>& samples, json& report) {
+  if (o.search == "none") return absl::OkStatus();
+  RerankOptions ro;
+  ro.score = o.rerank_score;
+  ro.public_first = o.rerank_public_first;
+  ro.log_prob_weight = o.rerank_log_prob_weight;
+  CRUCIBLE_ASSIGN_OR_RETURN(report["rerank"], RerankReport(samples, ro));
+  return absl::OkStatus();
+}
+
+absl::Status CheckSearch(const EvalOptions& o) {
+  if (o.search == "none" || o.search == "rerank") return absl::OkStatus();
+  if (o.search == "critic") {
+    return absl::UnimplementedError("--search critic (CodeRL's critic sampling) is not built yet");
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--search \"", o.search, "\": expected none or rerank"));
+}
+
+// The critic's pass probability for each (prompt, completion) row, in one batch: the
+// outcome logits max-pooled over the completion's tokens (learner/trainer.cc's critic
+// step), softmaxed.
+std::vector<double> CriticPassProbabilities(learner::Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
+                                            const std::vector<model::Completion>& completions) {
+  torch::NoGradGuard no_grad;
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  int64_t L = 1, Tc = 1;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t nc = std::max<int64_t>(1, static_cast<int64_t>(completions[b].tokens.size()));
+    L = std::max<int64_t>(L, static_cast<int64_t>(prompts[b].size()) + nc);
+    Tc = std::max<int64_t>(Tc, nc);
+  }
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  torch::Tensor input = torch::zeros({B, L}, i64), tok = torch::zeros({B, Tc}, i64);
+  torch::Tensor mask = torch::zeros({B, Tc});
+  {
+    auto in = input.accessor<int64_t, 2>();
+    auto tk = tok.accessor<int64_t, 2>();
+    auto ms = mask.accessor<float, 2>();
+    for (int64_t b = 0; b < B; ++b) {
+      const auto& p = prompts[b];
+      const auto& c = completions[b].tokens;
+      const int64_t np = static_cast<int64_t>(p.size());
+      for (int64_t t = 0; t < np; ++t) in[b][t] = p[t];
+      // An empty completion is scored at the prompt's last token.
+      if (c.empty()) {
+        tk[b][0] = np - 1;
+        ms[b][0] = 1;
+      }
+      for (int64_t k = 0; k < static_cast<int64_t>(c.size()); ++k) {
+        in[b][np + k] = c[k];
+        tk[b][k] = np + k;
+        ms[b][k] = 1;
+      }
+    }
+  }
+  const torch::Device device = critic.model->options().device;
+  model::ForwardArgs args;  // right padding: causal attention is exact for the real tokens
+  args.input_ids = input.to(device);
+  args.positions = torch::arange(L, i64).unsqueeze(0).expand({B, L}).to(device);
+  torch::Tensor hidden = critic.model->Hidden(args);
+  const int64_t H = hidden.size(-1);
+  torch::Tensor token_hidden = hidden.gather(1, tok.to(device).unsqueeze(-1).expand({B, Tc, H}));
+  torch::Tensor logits = critic.head->SequenceLogits(critic.head->TokenLogits(token_hidden.to(torch::kFloat32)),
+                                                     mask.to(device) > 0);
+  torch::Tensor pass = torch::softmax(logits, -1).select(-1, learner::kPassed).to(torch::kCPU).to(torch::kFloat64);
+  std::vector<double> out(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) out[static_cast<size_t>(b)] = pass[b].item<double>();
+  return out;
+}
+
 int Recompute(const EvalOptions& o) {
   if (o.out_dir.empty()) return Fail(2, absl::InvalidArgumentError("--out is required"));
   ReportOptions ro;
@@ -276,9 +351,11 @@ int Recompute(const EvalOptions& o) {
   if (!ns.ok()) return Fail(2, ns.status());
   ro.ks = *ks;
   ro.n_submit = *ns;
+  if (absl::Status s = CheckSearch(o); !s.ok()) return Fail(2, s);
   absl::StatusOr<std::vector<EvalSample>> samples = ReadSamplesFile(o.samples_file);
   if (!samples.ok()) return Fail(1, samples.status());
   json report = BuildReport(*samples, ro);
+  if (absl::Status s = AddSearch(o, *samples, report); !s.ok()) return Fail(2, s);
   if (absl::Status s = WriteReport(o.out_dir, report); !s.ok()) return Fail(1, s);
   std::printf("%s", ReportMarkdown(report).c_str());
   return 0;
@@ -294,6 +371,7 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
   if (o.batch < 1) return Fail(2, absl::InvalidArgumentError("--batch must be at least 1"));
   if (!(o.temperature > 0)) return Fail(2, absl::InvalidArgumentError("--temperature must be positive"));
   if (!(o.top_p > 0 && o.top_p <= 1)) return Fail(2, absl::InvalidArgumentError("--top-p must be in (0, 1]"));
+  if (absl::Status s = CheckSearch(o); !s.ok()) return Fail(2, s);
   ReportOptions ro;
   absl::StatusOr<std::vector<int>> ks = ParseIntList(o.k, "--k");
   if (!ks.ok()) return Fail(2, ks.status());
@@ -343,6 +421,12 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
     absl::StatusOr<model::LoraConfig> adapter = model::LoadPeftAdapter(lm, o.adapter_dir);
     if (!adapter.ok()) return Fail(1, adapter.status());
     model::MergeAdapters(lm);
+  }
+  std::optional<learner::Critic> critic;
+  if (!o.critic.empty()) {
+    absl::StatusOr<learner::Critic> loaded_critic = learner::LoadFrozenCritic(o.critic, o.model_dir, *mo);
+    if (!loaded_critic.ok()) return Fail(1, loaded_critic.status());
+    critic = *std::move(loaded_critic);
   }
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
       Tokenizer::Load(o.tokenizer.empty() ? model::DefaultTokenizerFor(o.model_dir) : o.tokenizer);
@@ -438,6 +522,15 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
     }
     generation_seconds += absl::ToDoubleSeconds(absl::Now() - t0);
     generated += static_cast<int64_t>(rows.size());
+    std::vector<double> critic_scores;
+    if (critic.has_value()) {
+      try {
+        critic_scores = CriticPassProbabilities(*critic, rows, *out);
+      } catch (const c10::Error& e) {
+        (*client)->Shutdown();
+        return Fail(1, absl::InternalError(absl::StrCat("critic scoring failed: ", e.what_without_backtrace())));
+      }
+    }
 
     size_t row = 0;
     for (const Unit& u : call.units) {
@@ -460,6 +553,7 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
         sample.log_prob = log_prob;
         sample.tokens = static_cast<int64_t>(c.tokens.size());
         sample.extra["finish_reason"] = model::FinishReasonName(c.finish_reason);
+        if (!critic_scores.empty()) sample.critic_score = critic_scores[row];
         book.Begin();
         if (sample.program.empty() || sample.program.find('\0') != std::string::npos) {
           // Nothing to judge: the compile-error verdict, as the actors count it.
@@ -531,6 +625,7 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
   if (absl::Status s = WriteFileAtomic(samples_path, text); !s.ok()) return Fail(1, s);
 
   json report = BuildReport(*all, ro);
+  if (absl::Status s = AddSearch(o, *all, report); !s.ok()) return Fail(2, s);
   report["timing"] = {{"wall_seconds", wall},
                       {"generation_seconds", generation_seconds},
                       {"samples_generated", generated},

@@ -21,6 +21,12 @@
 // different options is refused, naming the option.
 //
 // `--samples FILE` skips sampling and judging: the report is recomputed from a samples file.
+//
+// `--search rerank` adds report.json's "rerank": pass@1 of the best-scored sample per
+// problem (log-prob, or a critic's or reward model's score carried by the samples) against
+// a random choice and the oracle. `--critic DIR` scores every sample with a CodeRL critic:
+// its pass probability, softmax of the outcome logits max-pooled over the completion's
+// tokens, as the critic is trained. Critic sampling (`--search critic`) is not built yet.
 #ifndef CRUCIBLE_CLI_EVAL_H_
 #define CRUCIBLE_CLI_EVAL_H_
 
@@ -61,6 +67,14 @@ struct EvalOptions {
   // false: generate every sample first, then judge them all (the baseline of
   // bench/eval_bench.cc); the samples are the same either way.
   bool overlap = true;
+  // "rerank": also report best-of-n reranking by a sample score (eval_report.h).
+  std::string search = "none";
+  // A CodeRL critic checkpoint (`crucible learner offline --algo critic`): every sample gets
+  // critic_score, the critic's probability that the program passes.
+  std::string critic;
+  std::string rerank_score = "mean_log_prob";
+  bool rerank_public_first = true;
+  double rerank_log_prob_weight = 0;
 };
 
 // Exit status: 0 done, 1 failure, 2 bad options, 130 stopped (resumable).

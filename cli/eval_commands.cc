@@ -47,6 +47,15 @@ Command Eval() {
             f.Add("samples", &o->samples_file,
                   "recompute the report from this samples file (no sampling, no judging)");
             f.Add("progress", &o->progress, "a progress bar on a terminal");
+            f.Add("search", &o->search, "none, or rerank: best-of-n by --rerank-score");
+            f.Add("critic", &o->critic,
+                  "CodeRL critic checkpoint (learner offline --algo critic): score every sample");
+            f.Add("rerank-score", &o->rerank_score,
+                  "mean_log_prob, log_prob, critic_score or reward_model_score");
+            f.Add("rerank-public-first", &o->rerank_public_first,
+                  "rank samples that pass the public tests first");
+            f.Add("rerank-log-prob-weight", &o->rerank_log_prob_weight,
+                  "added weight of the mean log-prob to a model's score");
             f.Add("overlap", &o->overlap,
                   "judge while generating (false: generate everything, then judge; a baseline)");
             return [o](const std::vector<std::string>& positional) {

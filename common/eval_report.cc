@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <set>
 #include <utility>
 
@@ -625,6 +626,72 @@ json BuildReport(const std::vector<EvalSample>& samples, const ReportOptions& ra
   return report;
 }
 
+absl::StatusOr<json> RerankReport(const std::vector<EvalSample>& samples,
+                                  const RerankOptions& options) {
+  const std::string& by = options.score;
+  if (by != "log_prob" && by != "mean_log_prob" && by != "critic_score" &&
+      by != "reward_model_score") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rerank score \"", by,
+        "\": expected log_prob, mean_log_prob, critic_score or reward_model_score"));
+  }
+  auto mean_log_prob = [](const EvalSample& s) -> std::optional<double> {
+    if (!s.log_prob.has_value() || !s.tokens.has_value() || *s.tokens <= 0) return std::nullopt;
+    return *s.log_prob / static_cast<double>(*s.tokens);
+  };
+  auto score_of = [&](const EvalSample& s) -> std::optional<double> {
+    std::optional<double> base;
+    if (by == "log_prob") return s.log_prob;
+    if (by == "mean_log_prob") return mean_log_prob(s);
+    base = by == "critic_score" ? s.critic_score : s.reward_model_score;
+    if (!base.has_value() || options.log_prob_weight == 0) return base;
+    std::optional<double> lp = mean_log_prob(s);
+    if (!lp.has_value()) return std::nullopt;
+    return *base + options.log_prob_weight * *lp;
+  };
+  std::map<std::string, std::vector<const EvalSample*>> by_problem;
+  for (const EvalSample& s : samples) {
+    if (s.verdict != v1::SE) by_problem[s.problem_id].push_back(&s);
+  }
+  int64_t unscored = 0, scored = 0;
+  double reranked = 0, random = 0, oracle = 0;
+  json chosen = json::object();
+  for (auto& [id, list] : by_problem) {
+    // Key: (public pass, has a score, score, -sample), largest first.
+    auto key = [&](const EvalSample* s) {
+      std::optional<double> v = score_of(*s);
+      return std::make_tuple(options.public_first && s->passed_public, v.has_value(),
+                             v.value_or(0.0), -s->sample);
+    };
+    const EvalSample* best = nullptr;
+    int correct = 0;
+    for (const EvalSample* s : list) {
+      score_of(*s).has_value() ? ++scored : ++unscored;
+      correct += s->verdict == v1::OK;
+      if (best == nullptr || key(s) > key(best)) best = s;
+    }
+    const bool ok = best->verdict == v1::OK;
+    chosen[id] = {{"sample", best->sample}, {"correct", ok}};
+    reranked += ok;
+    random += static_cast<double>(correct) / static_cast<double>(list.size());
+    oracle += correct > 0;
+  }
+  if (scored == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rerank: no judged sample carries ", by == "mean_log_prob" ? "log_prob and tokens" : by));
+  }
+  const double problems = static_cast<double>(by_problem.size());
+  return json{{"score", by},
+              {"public_first", options.public_first},
+              {"log_prob_weight", options.log_prob_weight},
+              {"problems", by_problem.size()},
+              {"unscored", unscored},
+              {"reranked_pass@1", reranked / problems},
+              {"random_pass@1", random / problems},
+              {"oracle_pass@1", oracle / problems},
+              {"chosen", chosen}};
+}
+
 std::string ReportMarkdown(const json& report) {
   const std::vector<std::string> rate_keys = RateKeys(report);
   const json& overall = Field(report, "overall");
@@ -638,6 +705,18 @@ std::string ReportMarkdown(const json& report) {
   md += VerdictSection(overall) + "\n";
   if (Field(report, "by_search").is_object()) {
     md += GroupTable("By search", "search", Field(report, "by_search"), rate_keys) + "\n";
+  }
+  if (const json& rerank = Field(report, "rerank"); rerank.is_object()) {
+    auto pct = [&](const char* key) {
+      return rerank.contains(key) && rerank[key].is_number()
+                 ? absl::StrFormat("%.1f%%", 100 * rerank[key].get<double>())
+                 : std::string("n/a");
+    };
+    md += absl::StrCat("## Reranking (best of n)\n\nBy `", rerank.value("score", ""), "`",
+                       rerank.value("public_first", false) ? ", public tests first" : "",
+                       ".\n\n| choice | pass@1 |\n| --- | ---: |\n| reranked | ", pct("reranked_pass@1"),
+                       " |\n| random | ", pct("random_pass@1"), " |\n| oracle | ", pct("oracle_pass@1"),
+                       " |\n\n");
   }
   md += HardestSection(Field(report, "problems"), IntList(Field(Field(report, "options"), "k")));
   return md;

@@ -147,6 +147,27 @@ std::string ReportMarkdown(const nlohmann::json& report);
 // atomically (temporary file + rename); creates `dir` if missing.
 absl::Status WriteReport(const std::string& dir, const nlohmann::json& report);
 
+// Best-of-n reranking (a learned verifier, LEVER-style): per problem, the judged samples
+// (SE excluded) are ordered by a score and the first is "submitted".
+//   score: a sample field, "log_prob", "mean_log_prob" (log_prob / tokens), "critic_score"
+//          or "reward_model_score"; plus log_prob_weight * mean_log_prob when the score is
+//          a model's;
+//   public_first: samples that pass the public tests come before those that do not.
+// Ties go to the lower sample index. The result compares pass@1 of the reranked choice
+// with a random choice (c / n, the expectation) and with the oracle (any correct sample):
+//   {"score", "public_first", "log_prob_weight", "problems" (count), "unscored" (samples
+//    without the score, ranked last), "reranked_pass@1", "random_pass@1", "oracle_pass@1",
+//    "chosen": {id: {"sample", "correct"}}}
+// Means are over problems with at least one judged sample. INVALID_ARGUMENT for an unknown
+// score, or when no sample carries it.
+struct RerankOptions {
+  std::string score = "mean_log_prob";
+  bool public_first = true;
+  double log_prob_weight = 0;
+};
+absl::StatusOr<nlohmann::json> RerankReport(const std::vector<EvalSample>& samples,
+                                            const RerankOptions& options);
+
 // Parses a flag value such as "1,5,10": positive, distinct integers, returned ascending.
 // Errors name the flag ("--k: \"0\" is not a positive integer").
 absl::StatusOr<std::vector<int>> ParseIntList(absl::string_view text, absl::string_view flag);

@@ -549,5 +549,79 @@ TEST_CASE("ParseIntList reads positive distinct integers in ascending order", "[
   }
 }
 
+// Three problems, scores and verdicts chosen so each option picks differently.
+std::vector<EvalSample> RerankSamples() {
+  struct Row {
+    const char* id;
+    int sample;
+    v1::VerdictCode verdict;
+    bool passed_public;
+    double critic;
+    std::optional<double> log_prob;
+    int64_t tokens;
+  };
+  const Row rows[] = {
+      {"a", 0, v1::OK, true, 0.8, -10, 10},  {"a", 1, v1::WA, true, 0.6, -2, 4},
+      {"a", 2, v1::CE, false, 0.95, -1, 10}, {"b", 0, v1::WA, false, 0.9, -3, 3},
+      {"b", 1, v1::OK, true, 0.2, -8, 4},    {"b", 2, v1::SE, false, 1.0, -1, 1},
+      {"c", 0, v1::WA, true, 0.5, std::nullopt, 5}, {"c", 1, v1::WA, false, 0.5, std::nullopt, 5}};
+  std::vector<EvalSample> out;
+  for (const Row& r : rows) {
+    EvalSample s;
+    s.problem_id = r.id;
+    s.sample = r.sample;
+    s.language = "python3";
+    s.program = "x";
+    s.verdict = r.verdict;
+    s.passed_public = r.passed_public;
+    s.critic_score = r.critic;
+    s.log_prob = r.log_prob;
+    s.tokens = r.tokens;
+    out.push_back(s);
+  }
+  return out;
+}
+
+TEST_CASE("RerankReport picks by score, public tests first, against random and oracle",
+          "[eval_report][rerank]") {
+  const std::vector<EvalSample> samples = RerankSamples();
+  RerankOptions critic;
+  critic.score = "critic_score";
+  absl::StatusOr<nlohmann::json> r = RerankReport(samples, critic);
+  REQUIRE(r.ok());
+  // a: public-passing {0: .8, 1: .6} -> 0 (OK); b: public-passing {1} -> OK; c: tie at .5
+  // among the public-passing {0} -> 0 (WA). Reranked 2/3.
+  CHECK((*r)["reranked_pass@1"].get<double>() == Approx(2.0 / 3));
+  // Random: a 1/3, b 1/2 (the SE sample is not judged), c 0 -> (1/3 + 1/2) / 3 = 5/18.
+  CHECK((*r)["random_pass@1"].get<double>() == Approx(5.0 / 18));
+  CHECK((*r)["oracle_pass@1"].get<double>() == Approx(2.0 / 3));
+  CHECK((*r)["chosen"]["a"]["sample"] == 0);
+  CHECK((*r)["problems"] == 3);
+
+  // Without the public tests: a -> 2 (.95, CE), b -> 0 (.9; the SE sample's 1.0 does not
+  // count), c -> the tie goes to sample 0. Nothing correct.
+  critic.public_first = false;
+  r = RerankReport(samples, critic);
+  REQUIRE(r.ok());
+  CHECK((*r)["reranked_pass@1"].get<double>() == 0.0);
+  CHECK((*r)["chosen"]["a"]["sample"] == 2);
+  CHECK((*r)["chosen"]["b"]["sample"] == 0);
+
+  // Mean log-prob: a's public-passing -1 vs -0.5 -> 1 (WA); b -> 1 (OK); c has no
+  // log-probs (2 unscored) and falls back to its public-passing sample 0.
+  RerankOptions lp;
+  r = RerankReport(samples, lp);
+  REQUIRE(r.ok());
+  CHECK((*r)["reranked_pass@1"].get<double>() == Approx(1.0 / 3));
+  CHECK((*r)["unscored"] == 2);
+  CHECK((*r)["chosen"]["a"]["sample"] == 1);
+
+  RerankOptions bad;
+  bad.score = "vibes";
+  CHECK_FALSE(RerankReport(samples, bad).ok());
+  bad.score = "reward_model_score";  // no sample carries it
+  CHECK_FALSE(RerankReport(samples, bad).ok());
+}
+
 }  // namespace
 }  // namespace crucible

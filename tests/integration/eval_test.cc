@@ -129,7 +129,56 @@ TEST_CASE("crucible eval: shapes, determinism, resume, recompute", "[eval][integ
     CHECK(ReadJson(b + "/report.json") == Metrics(report));
   }
 
+  SECTION("--search rerank compares the best-scored sample with random and oracle") {
+    ProcessResult rerank = Run({"eval", "--samples", a + "/samples.jsonl", "--k", "1",
+                                "--search", "rerank", "--rerank-score", "mean_log_prob",
+                                "--out", b});
+    REQUIRE(rerank.exit_code == 0);
+    json r = ReadJson(b + "/report.json")["rerank"];
+    CHECK(r["problems"] == 3);
+    CHECK(r["score"] == "mean_log_prob");
+    CHECK(r["reranked_pass@1"].get<double>() <= r["oracle_pass@1"].get<double>());
+    CHECK(absl::StrContains(Read(b + "/report.md"), "Reranking"));
+    ProcessResult critic = Run({"eval", "--samples", a + "/samples.jsonl", "--search", "rerank",
+                                "--rerank-score", "critic_score", "--out", b});
+    CHECK(critic.exit_code == 2);  // these samples carry no critic scores
+    CHECK(absl::StrContains(critic.stderr_data, "critic_score"));
+  }
+
+  SECTION("--critic scores every sample with a trained CodeRL critic") {
+    // A critic trained for two steps on the eval's own judged samples.
+    std::string data;
+    for (const std::string& line : lines) {
+      json s = json::parse(line);
+      json example = {{"prompt", "# Problem\n"}, {"completion", s["program"]}, {"outcome", s["verdict"]}};
+      absl::StrAppend(&data, example.dump(-1, ' ', false, json::error_handler_t::replace), "\n");
+    }
+    REQUIRE(WriteFileAtomic(dir->path() + "/critic.jsonl", data).ok());
+    const std::string critic = dir->path() + "/critic";
+    ProcessResult trained = Run({"learner", "offline", "--algo", "critic", "--data",
+                                 dir->path() + "/critic.jsonl", "--model", model, "--checkpoint",
+                                 critic, "--steps", "2", "--batch-size", "4"});
+    REQUIRE(trained.exit_code == 0);
+    ProcessResult scored = Run(EvalArgs(model, b, {"--critic", critic, "--search", "rerank",
+                                                   "--rerank-score", "critic_score"}));
+    REQUIRE(scored.exit_code == 0);
+    std::vector<std::string> with = absl::StrSplit(Read(b + "/samples.jsonl"), '\n', absl::SkipEmpty());
+    REQUIRE(with.size() == lines.size());
+    for (size_t i = 0; i < with.size(); ++i) {
+      json s = json::parse(with[i]);
+      REQUIRE(s.contains("critic_score"));
+      CHECK(s["critic_score"].get<double>() >= 0.0);
+      CHECK(s["critic_score"].get<double>() <= 1.0);
+      // The critic only adds a score: the samples are the same.
+      CHECK(s["program"] == json::parse(lines[i])["program"]);
+    }
+    json r = ReadJson(b + "/report.json")["rerank"];
+    CHECK(r["score"] == "critic_score");
+    CHECK(r["unscored"] == 0);
+  }
+
   SECTION("bad flags and files are errors") {
+    CHECK(Run({"eval", "--samples", a + "/samples.jsonl", "--search", "beam", "--out", b}).exit_code == 2);
     CHECK(Run({"eval", "--samples", a + "/samples.jsonl", "--k", "0", "--out", b}).exit_code == 2);
     CHECK(Run(EvalArgs(model, b, {"--problem-ids", "no-such-problem"})).exit_code == 2);
     REQUIRE(WriteFileAtomic(dir->path() + "/bad.jsonl", "{\"problem_id\": 3}\n").ok());
