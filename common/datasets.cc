@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/types/span.h"
 #include "common/files.h"
+#include "common/json_errors.h"
 #include "common/problem_io.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -114,28 +115,6 @@ class LineReader {
 // ---------------------------------------------------------------------------------------
 // Bad records and field access.
 
-absl::string_view TypeName(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "an integer";
-    case json::value_t::number_float:
-      return "a number";
-    default:
-      return "an unsupported value";
-  }
-}
-
 absl::Status Bad(absl::string_view where, absl::string_view field, absl::string_view what) {
   if (field.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", field, ": ", what));
@@ -153,7 +132,7 @@ class Fields {
     return Bad(where_, Name(key), what);
   }
   absl::Status TypeError(absl::string_view key, absl::string_view expected, const json& got) const {
-    return Error(key, absl::StrCat("expected ", expected, ", got ", TypeName(got)));
+    return Error(key, absl::StrCat("expected ", expected, ", got ", JsonTypeName(got)));
   }
 
   // The value, or null when absent or JSON null.
@@ -183,7 +162,7 @@ class Fields {
     for (size_t i = 0; i < value->size(); ++i) {
       if (!(*value)[i].is_string()) {
         return Error(absl::StrCat(key, "[", i, "]"),
-                     absl::StrCat("expected a string, got ", TypeName((*value)[i])));
+                     absl::StrCat("expected a string, got ", JsonTypeName((*value)[i])));
       }
       out.push_back((*value)[i].get<std::string>());
     }
@@ -364,7 +343,7 @@ absl::Status ImportJsonLines(const std::string& path, Importer& importer, const 
     const std::string where = absl::StrCat(path, ":", number);
     absl::StatusOr<json> obj = ParseJson(line, where, "");
     if (obj.ok() && !obj->is_object()) {
-      obj = Bad(where, "", absl::StrCat("expected a JSON object, got ", TypeName(*obj)));
+      obj = Bad(where, "", absl::StrCat("expected a JSON object, got ", JsonTypeName(*obj)));
     }
     if (!obj.ok()) {
       CRUCIBLE_RETURN_IF_ERROR(importer.Add(obj.status(), where));
@@ -456,7 +435,7 @@ absl::Status AppsTests(const AppsParts& parts, v1::Problem* p) {
   Fields fields(io, parts.io_where, prefix);
   if (!io.is_object()) {
     return Bad(parts.io_where, parts.io_field,
-               absl::StrCat("expected an object {inputs, outputs}, got ", TypeName(io)));
+               absl::StrCat("expected an object {inputs, outputs}, got ", JsonTypeName(io)));
   }
   const json* inputs = fields.Find("inputs");
   const json* outputs = fields.Find("outputs");
@@ -556,7 +535,7 @@ absl::StatusOr<v1::Problem> AppsFolderProblem(const std::filesystem::path& folde
     const std::string where = (folder / "metadata.json").string();
     CRUCIBLE_ASSIGN_OR_RETURN(json meta, ParseJson(metadata, where, ""));
     if (!meta.is_object()) {
-      return Bad(where, "", absl::StrCat("expected an object, got ", TypeName(meta)));
+      return Bad(where, "", absl::StrCat("expected an object, got ", JsonTypeName(meta)));
     }
     CRUCIBLE_ASSIGN_OR_RETURN(parts.difficulty, Fields(meta, where).String("difficulty", false));
   }
@@ -881,13 +860,13 @@ absl::StatusOr<v1::Problem> MbppProblem(const Fields& record, bool sanitized) {
 absl::Status ImportMbppArray(const std::string& path, const std::string& text, Importer& importer) {
   CRUCIBLE_ASSIGN_OR_RETURN(json tasks, ParseJson(text, path, ""));
   if (!tasks.is_array()) {
-    return Bad(path, "", absl::StrCat("expected an array of tasks, got ", TypeName(tasks)));
+    return Bad(path, "", absl::StrCat("expected an array of tasks, got ", JsonTypeName(tasks)));
   }
   for (size_t i = 0; i < tasks.size() && !importer.Full(); ++i) {
     const std::string where = absl::StrCat(path, ": [", i, "]");
     if (!tasks[i].is_object()) {
       CRUCIBLE_RETURN_IF_ERROR(importer.Add(
-          Bad(where, "", absl::StrCat("expected an object, got ", TypeName(tasks[i]))), where));
+          Bad(where, "", absl::StrCat("expected an object, got ", JsonTypeName(tasks[i]))), where));
       continue;
     }
     CRUCIBLE_RETURN_IF_ERROR(importer.Add(MbppProblem(Fields(tasks[i], where), true), where));

@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
+#include "common/json_errors.h"
 #include "common/status_macros.h"
 #include "common/verdict_json.h"
 
@@ -31,37 +32,6 @@ constexpr int kHardestShown = 20;
 // ---------------------------------------------------------------------------------------
 // Parsing one sample.
 
-absl::string_view TypeName(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "an integer";
-    case json::value_t::number_float:
-      return "a number";
-    default:
-      return "an unsupported value";
-  }
-}
-
-absl::Status FieldError(absl::string_view where, absl::string_view field, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(where, ": ", field, ": ", what));
-}
-
-absl::Status TypeError(absl::string_view where, absl::string_view field, absl::string_view expected,
-                       const json& got) {
-  return FieldError(where, field, absl::StrCat("expected ", expected, ", got ", TypeName(got)));
-}
-
 // Each getter returns the key's value, or null when the key is absent or JSON null; a
 // required key that is absent is an error (a null one is a type error, so the message
 // says what was there).
@@ -69,7 +39,7 @@ absl::StatusOr<const json*> Find(const json& obj, const char* key, absl::string_
                                  bool required) {
   auto it = obj.find(key);
   if (it == obj.end()) {
-    if (required) return FieldError(where, key, "missing");
+    if (required) return JsonFieldError(where, key, "missing");
     return nullptr;
   }
   if (it->is_null() && !required) return nullptr;
@@ -80,7 +50,7 @@ absl::Status GetString(const json& obj, const char* key, absl::string_view where
                        std::string* out) {
   CRUCIBLE_ASSIGN_OR_RETURN(const json* v, Find(obj, key, where, required));
   if (v == nullptr) return absl::OkStatus();
-  if (!v->is_string()) return TypeError(where, key, "a string", *v);
+  if (!v->is_string()) return JsonTypeError(where, key, "a string", *v);
   *out = v->get<std::string>();
   return absl::OkStatus();
 }
@@ -94,9 +64,9 @@ absl::Status GetInt(const json& obj, const char* key, absl::string_view where, b
   } else if (v->is_number_unsigned() && v->get<uint64_t>() <= INT64_MAX) {
     *out = static_cast<int64_t>(v->get<uint64_t>());
   } else {
-    return TypeError(where, key, "an integer", *v);
+    return JsonTypeError(where, key, "an integer", *v);
   }
-  if (**out < 0) return FieldError(where, key, absl::StrCat("expected >= 0, got ", **out));
+  if (**out < 0) return JsonFieldError(where, key, absl::StrCat("expected >= 0, got ", **out));
   return absl::OkStatus();
 }
 
@@ -104,7 +74,7 @@ absl::Status GetDouble(const json& obj, const char* key, absl::string_view where
                        std::optional<double>* out) {
   CRUCIBLE_ASSIGN_OR_RETURN(const json* v, Find(obj, key, where, required));
   if (v == nullptr) return absl::OkStatus();
-  if (!v->is_number()) return TypeError(where, key, "a number", *v);
+  if (!v->is_number()) return JsonTypeError(where, key, "a number", *v);
   *out = v->get<double>();
   return absl::OkStatus();
 }
@@ -119,7 +89,7 @@ absl::Status GetDifficulty(const json& obj, absl::string_view where, std::string
   } else if (v->is_number_integer() || v->is_number_unsigned()) {
     *out = v->dump();
   } else {
-    return TypeError(where, "difficulty", "a string or an integer rating", *v);
+    return JsonTypeError(where, "difficulty", "a string or an integer rating", *v);
   }
   return absl::OkStatus();
 }
@@ -442,11 +412,11 @@ absl::StatusOr<EvalSample> ParseSampleJson(absl::string_view line, absl::string_
   if (obj.is_discarded()) return InvalidJson(line, where);
   if (!obj.is_object()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": expected a JSON object, got ", TypeName(obj)));
+        absl::StrCat(where, ": expected a JSON object, got ", JsonTypeName(obj)));
   }
   EvalSample s;
   CRUCIBLE_RETURN_IF_ERROR(GetString(obj, "problem_id", where, true, &s.problem_id));
-  if (s.problem_id.empty()) return FieldError(where, "problem_id", "must not be empty");
+  if (s.problem_id.empty()) return JsonFieldError(where, "problem_id", "must not be empty");
   std::optional<int64_t> index;
   CRUCIBLE_RETURN_IF_ERROR(GetInt(obj, "sample", where, true, &index));
   s.sample = *index;
@@ -456,7 +426,7 @@ absl::StatusOr<EvalSample> ParseSampleJson(absl::string_view line, absl::string_
   CRUCIBLE_RETURN_IF_ERROR(GetString(obj, "verdict", where, true, &verdict));
   std::optional<v1::VerdictCode> code = ParseVerdictName(verdict);
   if (!code) {
-    return FieldError(where, "verdict",
+    return JsonFieldError(where, "verdict",
                       absl::StrCat("unknown verdict code \"", verdict,
                                    "\" (expected OK, WA, TLE, MLE, OLE, RE, CE or SE)"));
   }
@@ -465,7 +435,7 @@ absl::StatusOr<EvalSample> ParseSampleJson(absl::string_view line, absl::string_
   CRUCIBLE_RETURN_IF_ERROR(GetDouble(obj, "reward", where, true, &reward));
   s.reward = *reward;
   CRUCIBLE_ASSIGN_OR_RETURN(const json* passed, Find(obj, "passed_public", where, true));
-  if (!passed->is_boolean()) return TypeError(where, "passed_public", "a boolean", *passed);
+  if (!passed->is_boolean()) return JsonTypeError(where, "passed_public", "a boolean", *passed);
   s.passed_public = passed->get<bool>();
 
   CRUCIBLE_RETURN_IF_ERROR(GetString(obj, "subtype", where, false, &s.subtype));
@@ -538,7 +508,7 @@ absl::StatusOr<std::vector<EvalSample>> ReadSamplesFile(const std::string& path,
       CRUCIBLE_ASSIGN_OR_RETURN(EvalSample s, ParseSampleJson(line, where));
       auto [it, inserted] = first_line.emplace(std::make_pair(s.problem_id, s.sample), line_number);
       if (!inserted) {
-        return FieldError(where, "sample",
+        return JsonFieldError(where, "sample",
                           absl::StrCat("duplicate (problem_id \"", s.problem_id, "\", sample ",
                                        s.sample, "); first on line ", it->second));
       }

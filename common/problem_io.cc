@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/ascii.h"
 #include "common/files.h"
+#include "common/json_errors.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -17,38 +18,15 @@ namespace {
 
 using nlohmann::json;
 
-absl::string_view TypeName(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number";
-    default: return "an unsupported value";
-  }
-}
-
-absl::Status FieldError(absl::string_view where, absl::string_view field, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(where, ": ", field, ": ", what));
-}
-
-absl::Status TypeError(absl::string_view where, absl::string_view field, absl::string_view expected,
-                       const json& got) {
-  return FieldError(where, field, absl::StrCat("expected ", expected, ", got ", TypeName(got)));
-}
-
 // Reads an optional string field; absent leaves *out unchanged.
 absl::Status GetString(const json& obj, const char* key, absl::string_view where,
                        absl::string_view field, std::string* out, bool required) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) {
-    if (required) return FieldError(where, field, "missing");
+    if (required) return JsonFieldError(where, field, "missing");
     return absl::OkStatus();
   }
-  if (!it->is_string()) return TypeError(where, field, "a string", *it);
+  if (!it->is_string()) return JsonTypeError(where, field, "a string", *it);
   *out = it->get<std::string>();
   return absl::OkStatus();
 }
@@ -68,14 +46,14 @@ absl::Status GetInt(const json& obj, const char* key, absl::string_view where,
       return absl::OkStatus();
     }
   }
-  return TypeError(where, field, "an integer", *it);
+  return JsonTypeError(where, field, "an integer", *it);
 }
 
 absl::Status GetDouble(const json& obj, const char* key, absl::string_view where,
                        absl::string_view field, double* out) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_number()) return TypeError(where, field, "a number", *it);
+  if (!it->is_number()) return JsonTypeError(where, field, "a number", *it);
   *out = it->get<double>();
   return absl::OkStatus();
 }
@@ -85,11 +63,11 @@ absl::Status ParseTests(const json& obj, const char* key, absl::string_view wher
                         google::protobuf::RepeatedPtrField<v1::TestCase>* out) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_array()) return TypeError(where, key, "an array of {input, output}", *it);
+  if (!it->is_array()) return JsonTypeError(where, key, "an array of {input, output}", *it);
   for (size_t i = 0; i < it->size(); ++i) {
     const json& t = (*it)[i];
     std::string field = absl::StrCat(key, "[", i, "]");
-    if (!t.is_object()) return TypeError(where, field, "an object {input, output}", t);
+    if (!t.is_object()) return JsonTypeError(where, field, "an object {input, output}", t);
     v1::TestCase* test = out->Add();
     CRUCIBLE_RETURN_IF_ERROR(GetString(t, "input", where, field + ".input",
                                        test->mutable_input(), /*required=*/true));
@@ -103,11 +81,11 @@ absl::Status ParsePrograms(const json& obj, const char* key, absl::string_view w
                            google::protobuf::RepeatedPtrField<v1::Program>* out) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_array()) return TypeError(where, key, "an array of {language, source}", *it);
+  if (!it->is_array()) return JsonTypeError(where, key, "an array of {language, source}", *it);
   for (size_t i = 0; i < it->size(); ++i) {
     const json& p = (*it)[i];
     std::string field = absl::StrCat(key, "[", i, "]");
-    if (!p.is_object()) return TypeError(where, field, "an object {language, source}", p);
+    if (!p.is_object()) return JsonTypeError(where, field, "an object {language, source}", p);
     v1::Program* program = out->Add();
     CRUCIBLE_RETURN_IF_ERROR(GetString(p, "language", where, field + ".language",
                                        program->mutable_language(), true));
@@ -123,7 +101,7 @@ absl::Status ParseChecker(const json& obj, absl::string_view where, v1::Checker*
     checker->set_kind(v1::Checker::TOKENS);
     return absl::OkStatus();
   }
-  if (!it->is_object()) return TypeError(where, "checker", "an object {kind, ...}", *it);
+  if (!it->is_object()) return JsonTypeError(where, "checker", "an object {kind, ...}", *it);
   std::string kind = "tokens";
   CRUCIBLE_RETURN_IF_ERROR(GetString(*it, "kind", where, "checker.kind", &kind, false));
   if (kind == "exact") {
@@ -135,7 +113,7 @@ absl::Status ParseChecker(const json& obj, absl::string_view where, v1::Checker*
   } else if (kind == "program") {
     checker->set_kind(v1::Checker::PROGRAM);
   } else {
-    return FieldError(where, "checker.kind",
+    return JsonFieldError(where, "checker.kind",
                       absl::StrCat("unknown kind \"", kind,
                                    "\"; expected exact, tokens, float or program"));
   }
@@ -165,7 +143,7 @@ absl::string_view FunctionStyleName(v1::FunctionCall::Style style) {
 absl::Status ParseFunction(const json& obj, absl::string_view where, v1::Problem* problem) {
   auto it = obj.find("function");
   if (it == obj.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_object()) return TypeError(where, "function", "an object {style, name, ...}", *it);
+  if (!it->is_object()) return JsonTypeError(where, "function", "an object {style, name, ...}", *it);
   v1::FunctionCall* function = problem->mutable_function();
   std::string style;
   CRUCIBLE_RETURN_IF_ERROR(GetString(*it, "style", where, "function.style", &style, true));
@@ -174,7 +152,7 @@ absl::Status ParseFunction(const json& obj, absl::string_view where, v1::Problem
   } else if (style == "assert") {
     function->set_style(v1::FunctionCall::ASSERT);
   } else {
-    return FieldError(where, "function.style",
+    return JsonFieldError(where, "function.style",
                       absl::StrCat("unknown style \"", style, "\"; expected call or assert"));
   }
   CRUCIBLE_RETURN_IF_ERROR(
@@ -197,12 +175,12 @@ absl::Status ValidateCallTests(const google::protobuf::RepeatedPtrField<v1::Test
   for (int i = 0; i < tests.size(); ++i) {
     json args = json::parse(tests[i].input(), nullptr, /*allow_exceptions=*/false);
     if (args.is_discarded() || !args.is_array()) {
-      return FieldError(where, absl::StrCat(key, "[", i, "].input"),
+      return JsonFieldError(where, absl::StrCat(key, "[", i, "].input"),
                         "a call test's input must be a JSON array of arguments");
     }
     json expected = json::parse(tests[i].output(), nullptr, /*allow_exceptions=*/false);
     if (expected.is_discarded()) {
-      return FieldError(where, absl::StrCat(key, "[", i, "].output"),
+      return JsonFieldError(where, absl::StrCat(key, "[", i, "].output"),
                         "a call test's output must be JSON (the expected return value)");
     }
   }
@@ -226,40 +204,40 @@ absl::string_view CheckerKindName(v1::Checker::Kind kind) {
 }
 
 absl::Status ValidateProblem(const v1::Problem& problem, absl::string_view where) {
-  if (problem.id().empty()) return FieldError(where, "id", "must not be empty");
-  if (problem.id().size() > 256) return FieldError(where, "id", "longer than 256 characters");
+  if (problem.id().empty()) return JsonFieldError(where, "id", "must not be empty");
+  if (problem.id().size() > 256) return JsonFieldError(where, "id", "longer than 256 characters");
   for (char c : problem.id()) {
     if (!IsValidIdChar(c)) {
-      return FieldError(where, "id",
+      return JsonFieldError(where, "id",
                         absl::StrCat("\"", problem.id(),
                                      "\" has a character outside [A-Za-z0-9-_.:/+]"));
     }
   }
   if (problem.time_limit_ms() <= 0 || problem.time_limit_ms() > kMaxTimeLimitMs) {
-    return FieldError(where, "time_limit_ms",
+    return JsonFieldError(where, "time_limit_ms",
                       absl::StrCat(problem.time_limit_ms(), " is outside 1..", kMaxTimeLimitMs));
   }
   if (problem.memory_limit_mib() <= 0 || problem.memory_limit_mib() > kMaxMemoryLimitMib) {
-    return FieldError(where, "memory_limit_mib",
+    return JsonFieldError(where, "memory_limit_mib",
                       absl::StrCat(problem.memory_limit_mib(), " is outside 1..",
                                    kMaxMemoryLimitMib));
   }
   if (problem.tests_size() == 0 && problem.public_tests_size() == 0) {
-    return FieldError(where, "tests", "the problem has no tests (tests and public_tests are empty)");
+    return JsonFieldError(where, "tests", "the problem has no tests (tests and public_tests are empty)");
   }
   const v1::Checker& checker = problem.checker();
   if (checker.abs_tol() < 0 || checker.rel_tol() < 0) {
-    return FieldError(where, "checker", "tolerances must not be negative");
+    return JsonFieldError(where, "checker", "tolerances must not be negative");
   }
   if (checker.kind() == v1::Checker::PROGRAM &&
       (checker.language().empty() || checker.source().empty())) {
-    return FieldError(where, "checker", "kind program needs a language and a source");
+    return JsonFieldError(where, "checker", "kind program needs a language and a source");
   }
   const v1::FunctionCall& function = problem.function();
   if (function.style() != v1::FunctionCall::STYLE_UNSPECIFIED) {
     std::vector<absl::string_view> parts = absl::StrSplit(function.name(), '.');
     if (parts.size() > 2 || !std::all_of(parts.begin(), parts.end(), IsPythonIdentifier)) {
-      return FieldError(where, "function.name",
+      return JsonFieldError(where, "function.name",
                         absl::StrCat("\"", function.name(),
                                      "\" is not a Python identifier or Class.method"));
     }
@@ -285,7 +263,7 @@ absl::StatusOr<v1::Problem> ParseProblemJson(absl::string_view text, absl::strin
   }
   if (!obj.is_object()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": expected a JSON object, got ", TypeName(obj)));
+        absl::StrCat(where, ": expected a JSON object, got ", JsonTypeName(obj)));
   }
   v1::Problem p;
   CRUCIBLE_RETURN_IF_ERROR(GetString(obj, "id", where, "id", p.mutable_id(), true));
@@ -315,7 +293,7 @@ absl::StatusOr<v1::Problem> ParseProblemJson(absl::string_view text, absl::strin
     } else if (it->is_number_integer() || it->is_number_unsigned()) {
       p.set_difficulty(std::to_string(it->get<int64_t>()));
     } else {
-      return TypeError(where, "difficulty", "a string or an integer rating", *it);
+      return JsonTypeError(where, "difficulty", "a string or an integer rating", *it);
     }
   }
   CRUCIBLE_RETURN_IF_ERROR(GetString(obj, "source", where, "source", p.mutable_source(), false));
