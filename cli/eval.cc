@@ -34,8 +34,8 @@
 #include "common/status_macros.h"
 #include "common/tokenizer.h"
 #include "common/verdict_json.h"
-#include "learner/objectives.h"
 #include "learner/train_checkpoint.h"
+#include "learner/trainer.h"
 #include "nlohmann/json.hpp"
 
 namespace crucible::cli {
@@ -290,58 +290,6 @@ absl::Status CheckSearch(const EvalOptions& o) {
   return absl::InvalidArgumentError(absl::StrCat("--search \"", o.search, "\": expected none or rerank"));
 }
 
-// The critic's pass probability for each (prompt, completion) row, in one batch: the
-// outcome logits max-pooled over the completion's tokens (learner/trainer.cc's critic
-// step), softmaxed.
-std::vector<double> CriticPassProbabilities(learner::Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
-                                            const std::vector<model::Completion>& completions) {
-  torch::NoGradGuard no_grad;
-  const int64_t B = static_cast<int64_t>(prompts.size());
-  int64_t L = 1, Tc = 1;
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t nc = std::max<int64_t>(1, static_cast<int64_t>(completions[b].tokens.size()));
-    L = std::max<int64_t>(L, static_cast<int64_t>(prompts[b].size()) + nc);
-    Tc = std::max<int64_t>(Tc, nc);
-  }
-  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  torch::Tensor input = torch::zeros({B, L}, i64), tok = torch::zeros({B, Tc}, i64);
-  torch::Tensor mask = torch::zeros({B, Tc});
-  {
-    auto in = input.accessor<int64_t, 2>();
-    auto tk = tok.accessor<int64_t, 2>();
-    auto ms = mask.accessor<float, 2>();
-    for (int64_t b = 0; b < B; ++b) {
-      const auto& p = prompts[b];
-      const auto& c = completions[b].tokens;
-      const int64_t np = static_cast<int64_t>(p.size());
-      for (int64_t t = 0; t < np; ++t) in[b][t] = p[t];
-      // An empty completion is scored at the prompt's last token.
-      if (c.empty()) {
-        tk[b][0] = np - 1;
-        ms[b][0] = 1;
-      }
-      for (int64_t k = 0; k < static_cast<int64_t>(c.size()); ++k) {
-        in[b][np + k] = c[k];
-        tk[b][k] = np + k;
-        ms[b][k] = 1;
-      }
-    }
-  }
-  const torch::Device device = critic.model->options().device;
-  model::ForwardArgs args;  // right padding: causal attention is exact for the real tokens
-  args.input_ids = input.to(device);
-  args.positions = torch::arange(L, i64).unsqueeze(0).expand({B, L}).to(device);
-  torch::Tensor hidden = critic.model->Hidden(args);
-  const int64_t H = hidden.size(-1);
-  torch::Tensor token_hidden = hidden.gather(1, tok.to(device).unsqueeze(-1).expand({B, Tc, H}));
-  torch::Tensor logits = critic.head->SequenceLogits(critic.head->TokenLogits(token_hidden.to(torch::kFloat32)),
-                                                     mask.to(device) > 0);
-  torch::Tensor pass = torch::softmax(logits, -1).select(-1, learner::kPassed).to(torch::kCPU).to(torch::kFloat64);
-  std::vector<double> out(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b) out[static_cast<size_t>(b)] = pass[b].item<double>();
-  return out;
-}
-
 int Recompute(const EvalOptions& o) {
   if (o.out_dir.empty()) return Fail(2, absl::InvalidArgumentError("--out is required"));
   ReportOptions ro;
@@ -524,12 +472,19 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
     generated += static_cast<int64_t>(rows.size());
     std::vector<double> critic_scores;
     if (critic.has_value()) {
+      std::vector<std::vector<int32_t>> completions;
+      for (const model::Completion& c : *out) completions.push_back(c.tokens);
+      absl::StatusOr<std::vector<double>> scored;
       try {
-        critic_scores = CriticPassProbabilities(*critic, rows, *out);
+        scored = learner::CriticPassProbabilities(*critic, rows, completions);
       } catch (const c10::Error& e) {
-        (*client)->Shutdown();
-        return Fail(1, absl::InternalError(absl::StrCat("critic scoring failed: ", e.what_without_backtrace())));
+        scored = absl::InternalError(absl::StrCat("critic scoring failed: ", e.what_without_backtrace()));
       }
+      if (!scored.ok()) {
+        (*client)->Shutdown();
+        return Fail(1, scored.status());
+      }
+      critic_scores = *std::move(scored);
     }
 
     size_t row = 0;

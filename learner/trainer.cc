@@ -133,6 +133,24 @@ Terms ZeroTerms(std::initializer_list<const char*> names) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<double>> CriticPassProbabilities(
+    Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
+    const std::vector<std::vector<int32_t>>& completions) {
+  if (prompts.size() != completions.size()) {
+    return absl::InvalidArgumentError("CriticPassProbabilities: as many prompts as completions");
+  }
+  Rows rows;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    if (completions[b].empty()) return absl::InvalidArgumentError("CriticPassProbabilities: an empty completion");
+    rows.Add(prompts[b], completions[b]);
+  }
+  torch::NoGradGuard no_grad;
+  Forward f = RunForward(critic.model, rows, 1.0, false, /*want_logits=*/false);
+  torch::Tensor logits = critic.head->SequenceLogits(critic.head->TokenLogits(F32(f.token_hidden)), f.mask > 0);
+  torch::Tensor pass = torch::softmax(logits, -1).select(-1, kPassed).to(torch::kCPU).to(torch::kFloat64).contiguous();
+  return std::vector<double>(pass.data_ptr<double>(), pass.data_ptr<double>() + pass.numel());
+}
+
 absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name) {
   static const std::map<std::string, Algorithm> kNames = {
       {"sft", Algorithm::kSft},       {"ppo", Algorithm::kPpo}, {"coderl", Algorithm::kCodeRl},

@@ -91,6 +91,13 @@ struct Critic {
   model::OutcomeHead head{nullptr};
 };
 
+// The critic's probability that each program passes: the softmax of its outcome logits
+// max-pooled over the completion's tokens, as the critic step trains them. One batch, no
+// gradients; every completion must hold at least one token.
+absl::StatusOr<std::vector<double>> CriticPassProbabilities(
+    Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
+    const std::vector<std::vector<int32_t>>& completions);
+
 class Trainer {
  public:
   // `model` carries its LoRA adapters already; the heads the algorithm needs are created
