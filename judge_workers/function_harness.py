@@ -27,11 +27,10 @@ import subprocess
 import sys
 
 MAX_MESSAGE = 64 << 20
-MAX_DEPTH = 200
 
-PLAYER = r'''
-import json, os, sys
-
+# The encoder of both processes: builtin types only, matched by exact type, so no
+# subclass or object with its own __eq__ crosses. Run here and prepended to PLAYER.
+ENCODER = r'''
 MAX_DEPTH = 200
 
 class Unserializable(Exception):
@@ -41,9 +40,7 @@ def enc(v, depth=0):
     if depth > MAX_DEPTH:
         raise Unserializable("a value nested too deeply")
     t = type(v)
-    if v is None or t is bool or t is str:
-        return v
-    if t is int:
+    if v is None or t is bool or t is str or t is int:
         return v
     if t is float:
         if v != v:
@@ -66,6 +63,11 @@ def enc(v, depth=0):
     if t is complex:
         return {"c": [enc(v.real), enc(v.imag)]}
     raise Unserializable("a value of type " + t.__name__)
+'''
+exec(ENCODER)
+
+PLAYER = ENCODER + r'''
+import json, os, sys
 
 def dec(v, depth=0):
     if depth > MAX_DEPTH:
@@ -137,10 +139,6 @@ while True:
 '''
 
 
-class Unserializable(Exception):
-    pass
-
-
 class ProgramRaised(BaseException):
     """The program raised (or died) inside a call; test code must not swallow it."""
 
@@ -152,35 +150,6 @@ class ProgramRaised(BaseException):
 
 class BadAnswer(BaseException):
     """The program answered with something that is not a plain value."""
-
-
-def enc(v, depth=0):
-    if depth > MAX_DEPTH:
-        raise Unserializable("nested too deeply")
-    t = type(v)
-    if v is None or t is bool or t is str or t is int:
-        return v
-    if t is float:
-        if v != v:
-            return {"f": "nan"}
-        if v in (float("inf"), float("-inf")):
-            return {"f": "inf" if v > 0 else "-inf"}
-        return v
-    if t is list:
-        return [enc(x, depth + 1) for x in v]
-    if t is tuple:
-        return {"t": [enc(x, depth + 1) for x in v]}
-    if t is dict:
-        return {"d": [[enc(k, depth + 1), enc(x, depth + 1)] for k, x in v.items()]}
-    if t is set:
-        return {"s": [enc(x, depth + 1) for x in v]}
-    if t is frozenset:
-        return {"fs": [enc(x, depth + 1) for x in v]}
-    if t is bytes:
-        return {"b": v.hex()}
-    if t is complex:
-        return {"c": [enc(v.real), enc(v.imag)]}
-    raise Unserializable("an argument of type " + t.__name__)
 
 
 # Strict: the player's reply is untrusted input. Only the shapes enc produces decode, into
