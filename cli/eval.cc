@@ -271,6 +271,13 @@ void RecordHidden(EvalSample& s, const JudgeResult& r) {
   s.pass_fraction = r.verdict.pass_fraction();
 }
 
+absl::StatusOr<ReportOptions> ReportOptionsOf(const EvalOptions& o) {
+  ReportOptions ro;
+  CRUCIBLE_ASSIGN_OR_RETURN(ro.ks, ParseIntList(o.k, "--k"));
+  CRUCIBLE_ASSIGN_OR_RETURN(ro.n_submit, ParseIntList(o.n_submit, "--n-submit"));
+  return ro;
+}
+
 // report["rerank"] when --search rerank.
 absl::Status AddSearch(const EvalOptions& o, const std::vector<EvalSample>& samples, json& report) {
   if (o.search == "none") return absl::OkStatus();
@@ -292,17 +299,12 @@ absl::Status CheckSearch(const EvalOptions& o) {
 
 int Recompute(const EvalOptions& o) {
   if (o.out_dir.empty()) return Fail(2, absl::InvalidArgumentError("--out is required"));
-  ReportOptions ro;
-  absl::StatusOr<std::vector<int>> ks = ParseIntList(o.k, "--k");
-  if (!ks.ok()) return Fail(2, ks.status());
-  absl::StatusOr<std::vector<int>> ns = ParseIntList(o.n_submit, "--n-submit");
-  if (!ns.ok()) return Fail(2, ns.status());
-  ro.ks = *ks;
-  ro.n_submit = *ns;
+  absl::StatusOr<ReportOptions> ro = ReportOptionsOf(o);
+  if (!ro.ok()) return Fail(2, ro.status());
   if (absl::Status s = CheckSearch(o); !s.ok()) return Fail(2, s);
   absl::StatusOr<std::vector<EvalSample>> samples = ReadSamplesFile(o.samples_file);
   if (!samples.ok()) return Fail(1, samples.status());
-  json report = BuildReport(*samples, ro);
+  json report = BuildReport(*samples, *ro);
   if (absl::Status s = AddSearch(o, *samples, report); !s.ok()) return Fail(2, s);
   if (absl::Status s = WriteReport(o.out_dir, report); !s.ok()) return Fail(1, s);
   std::printf("%s", ReportMarkdown(report).c_str());
@@ -320,13 +322,8 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
   if (!(o.temperature > 0)) return Fail(2, absl::InvalidArgumentError("--temperature must be positive"));
   if (!(o.top_p > 0 && o.top_p <= 1)) return Fail(2, absl::InvalidArgumentError("--top-p must be in (0, 1]"));
   if (absl::Status s = CheckSearch(o); !s.ok()) return Fail(2, s);
-  ReportOptions ro;
-  absl::StatusOr<std::vector<int>> ks = ParseIntList(o.k, "--k");
-  if (!ks.ok()) return Fail(2, ks.status());
-  absl::StatusOr<std::vector<int>> ns = ParseIntList(o.n_submit, "--n-submit");
-  if (!ns.ok()) return Fail(2, ns.status());
-  ro.ks = *ks;
-  ro.n_submit = *ns;
+  absl::StatusOr<ReportOptions> ro = ReportOptionsOf(o);
+  if (!ro.ok()) return Fail(2, ro.status());
   const std::string prompt_template =
       o.prompt_template.empty() ? RunConfig().actors.prompt_template : o.prompt_template;
   if (absl::Status s = ValidatePromptTemplate(prompt_template); !s.ok()) return Fail(2, s);
@@ -579,7 +576,7 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
   for (const EvalSample& s : *all) absl::StrAppend(&text, SampleToJson(s), "\n");
   if (absl::Status s = WriteFileAtomic(samples_path, text); !s.ok()) return Fail(1, s);
 
-  json report = BuildReport(*all, ro);
+  json report = BuildReport(*all, *ro);
   if (absl::Status s = AddSearch(o, *all, report); !s.ok()) return Fail(2, s);
   report["timing"] = {{"wall_seconds", wall},
                       {"generation_seconds", generation_seconds},
