@@ -6,13 +6,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/logging.h"
+#include "common/verdict_json.h"
 
 #ifndef CRUCIBLE_SOURCE_DIR
 #error "CRUCIBLE_SOURCE_DIR must be defined"
@@ -124,6 +128,48 @@ v1::SandboxLimits TestLimits() {
   l.set_stack_bytes(64 << 20);
   l.set_tmp_bytes(16 << 20);
   return l;
+}
+
+ReferenceCheck JudgeReferences(const std::vector<v1::Problem>& problems,
+                               const std::function<v1::Program(const v1::Problem&)>& extra_wrong) {
+  struct Job {
+    const v1::Problem* problem;
+    v1::Program program;
+    bool reference;
+  };
+  std::vector<Job> jobs;
+  for (const v1::Problem& p : problems) {
+    for (const v1::Program& s : p.solutions()) jobs.push_back({&p, s, true});
+    for (const v1::Program& s : p.incorrect_solutions()) jobs.push_back({&p, s, false});
+    if (extra_wrong) jobs.push_back({&p, extra_wrong(p), false});
+  }
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  ReferenceCheck check;
+  check.judged = jobs.size();
+  std::vector<std::thread> workers;
+  for (int slot = 0; slot < 2; ++slot) {
+    workers.emplace_back([&, slot] {
+      for (size_t i = next++; i < jobs.size(); i = next++) {
+        const Job& job = jobs[i];
+        v1::JudgeOptions options;
+        options.set_test_set(v1::ALL);
+        // A wrong solution only has to fail once.
+        options.set_stop_at_first_failure(!job.reference);
+        auto verdict = SharedJudge().Evaluate(*job.problem, job.program, options, slot);
+        const bool ok = verdict.ok() && verdict->verdict() == v1::OK;
+        const bool sound = verdict.ok() && verdict->verdict() != v1::SE;
+        if (!sound || ok != job.reference) {
+          std::lock_guard<std::mutex> lock(mu);
+          check.unexpected.push_back(absl::StrCat(
+              job.problem->id(), " ", job.program.language(), job.reference ? " reference: " : " wrong: ",
+              verdict.ok() ? VerdictToJson(*verdict).substr(0, 600) : verdict.status().ToString()));
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return check;
 }
 
 }  // namespace crucible::testing

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -37,6 +38,17 @@ v1::Program MakeProgram(const std::string& language, const std::string& source);
 // The repository's root (for test data files).
 std::string SourceDir();
 std::string ReadTestFile(const std::string& relative_path);
+
+// Judges every reference solution of `problems` (must be OK on every test, public and
+// hidden) and every known-wrong one (must not be OK), plus extra_wrong(problem) when set,
+// on two slots of SharedJudge. `unexpected` has a line for each program that did
+// otherwise or met a sandbox failure; `judged` counts the programs.
+struct ReferenceCheck {
+  std::vector<std::string> unexpected;
+  size_t judged = 0;
+};
+ReferenceCheck JudgeReferences(const std::vector<v1::Problem>& problems,
+                               const std::function<v1::Program(const v1::Problem&)>& extra_wrong = nullptr);
 
 // Default sandbox limits for direct sandbox tests.
 v1::SandboxLimits TestLimits();
