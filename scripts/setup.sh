@@ -12,6 +12,7 @@ PACKAGES=(
   libutf8proc-dev zlib1g-dev python3 python3-dev libpython3.11-dev
   libtorch-dev libopenblas0-pthread libgloo-dev
   python3-torch python3-numpy
+  chromium  # renders report.html in tests/cli/run_report_test.cc
 )
 
 missing=()
