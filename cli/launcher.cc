@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -27,8 +29,10 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "actors/prompt.h"
+#include "cli/run_report.h"
 #include "cli/signals.h"
 #include "common/files.h"
+#include "common/problem_io.h"
 #include "common/model/model_cli.h"
 #include "common/tokenizer.h"
 #include "nlohmann/json.hpp"
@@ -186,6 +190,7 @@ class Cluster {
  private:
   absl::Status Prepare();
   absl::Status PrepareModel();
+  absl::Status AddInitTokenizer();
   absl::Status WarmStart();
   absl::Status PlanProcesses();
   absl::Status Start(Process& p);
@@ -195,14 +200,19 @@ class Cluster {
   void KillAll();
   void Progress(bool final_line);
   int Finish(int code);
+  absl::Status PrepareHeldout();
+  absl::StatusOr<json> Evaluate(const std::string& name, const std::string& adapter);
+  absl::Status EvaluateRun();
   absl::StatusOr<int> RunChildToEnd(Process p, absl::Duration timeout);
   bool Stopping() const { return o_.stop != nullptr && o_.stop->load(); }
 
   const LaunchOptions& o_;
   RunConfig c_;
   std::string dir_, logs_, run_id_, model_dir_, init_adapter_;
+  std::map<std::string, std::string> heldout_source_;  // held-out problem id -> its source
+  json eval_ = json::object();                         // eval.json
   std::vector<Process> procs_;
-  absl::Time start_ = absl::Now(), rl_start_ = absl::Now();
+  absl::Time start_ = absl::Now(), rl_start_ = absl::Now(), rl_end_ = absl::InfiniteFuture();
   double warm_start_seconds_ = 0;
   absl::Time next_progress_ = absl::InfinitePast();
   double samples_seen_ = 0;  // the actors' samples, as last scraped
@@ -237,7 +247,10 @@ absl::Status Cluster::Prepare() {
   c_.run.id = run_id_;
   // Paths as every process of the run finds them, whatever its working directory.
   c_.model.init_config = ResolveDataPath(c_.model.init_config);
+  c_.model.init_tokenizer = ResolveDataPath(c_.model.init_tokenizer);
   c_.problems.file = ResolveDataPath(c_.problems.file);
+  c_.eval.problems_file = ResolveDataPath(c_.eval.problems_file);
+  if (c_.model.tokenizer != "bytes") c_.model.tokenizer = ResolveDataPath(c_.model.tokenizer);
   if (absl::Status s = ValidatePromptTemplate(c_.actors.prompt_template); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("actors.prompt_template: ", s.message()));
   }
@@ -263,14 +276,18 @@ absl::StatusOr<int> Cluster::RunChildToEnd(Process p, absl::Duration timeout) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+// A fresh model is initialised into base/ when nothing trains it before the loop, else
+// into init/, from which the full-parameter warm start writes base/.
 absl::Status Cluster::PrepareModel() {
   if (!c_.model.path.empty()) {
     model_dir_ = c_.model.path;
     return absl::OkStatus();
   }
-  model_dir_ = dir_ + "/base";
-  c_.model.path = model_dir_;
-  if (Exists(model_dir_ + "/config.json")) return absl::OkStatus();
+  const bool warm_base = c_.warm_start.sft_steps > 0 && c_.warm_start.full_parameters;
+  model_dir_ = dir_ + (warm_base ? "/init" : "/base");
+  if (Exists(model_dir_ + "/config.json") || (warm_base && Exists(dir_ + "/base/config.json"))) {
+    return absl::OkStatus();
+  }
   Process init;
   init.role = Role::kLearner;
   init.argv = {o_.crucible_binary, "model", "init", "--config", c_.model.init_config,
@@ -279,32 +296,83 @@ absl::Status Cluster::PrepareModel() {
   absl::StatusOr<int> code = RunChildToEnd(init, absl::Minutes(10));
   if (!code.ok()) return code.status();
   if (*code != 0) return absl::InternalError(absl::StrCat("initialising the model failed (", init.log, ")"));
+  return AddInitTokenizer();
+}
+
+// model.init_tokenizer (and the tokenizer_config.json beside it, which names the special
+// tokens) into the fresh model, so that every process and base/ find it there.
+absl::Status Cluster::AddInitTokenizer() {
+  const std::string& tokenizer = c_.model.init_tokenizer;
+  if (tokenizer.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> loaded = Tokenizer::Load(tokenizer);
+  if (!loaded.ok()) return absl::InvalidArgumentError(absl::StrCat("model.init_tokenizer: ", loaded.status().message()));
+  absl::StatusOr<std::string> config = ReadFile(model_dir_ + "/config.json");
+  if (!config.ok()) return config.status();
+  const int64_t vocab = json::parse(*config, nullptr, false).value("vocab_size", int64_t{0});
+  if ((*loaded)->vocab_size() > vocab) {
+    return absl::InvalidArgumentError(absl::StrCat("model.init_tokenizer ", tokenizer, " has ", (*loaded)->vocab_size(),
+                                                   " tokens, more than model.init_config's vocab_size ", vocab));
+  }
+  const std::string dir = tokenizer.substr(0, tokenizer.find_last_of('/') + 1);
+  for (const auto& [from, to] : {std::pair{tokenizer, "tokenizer.json"},
+                                 std::pair{dir + "tokenizer_config.json", "tokenizer_config.json"}}) {
+    if (!Exists(from)) continue;
+    absl::StatusOr<std::string> bytes = ReadFile(from);
+    if (!bytes.ok()) return bytes.status();
+    if (absl::Status s = WriteFileAtomic(model_dir_ + "/" + to, *bytes); !s.ok()) return s;
+  }
   return absl::OkStatus();
+}
+
+// Copies the regular files `names` of `from` that exist into the new directory `to`,
+// through a temporary directory renamed into place: `to` is complete or absent.
+absl::Status CopyModelFiles(const std::string& from, const std::string& to, const std::vector<std::string>& names) {
+  const std::string tmp = to + ".tmp";
+  (void)RemoveTree(tmp);
+  if (absl::Status s = MakeDirs(tmp); !s.ok()) return s;
+  for (const std::string& name : names) {
+    if (!Exists(from + "/" + name)) continue;
+    absl::StatusOr<std::string> bytes = ReadFile(from + "/" + name);
+    if (!bytes.ok()) return bytes.status();
+    if (absl::Status s = WriteFile(tmp + "/" + name, *bytes); !s.ok()) return s;
+  }
+  (void)RemoveTree(to);
+  if (::rename(tmp.c_str(), to.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("rename ", tmp, " to ", to, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+const std::vector<std::string>& ModelFiles() {
+  static const auto* names = new std::vector<std::string>{"config.json", "model.safetensors", "tokenizer.json",
+                                                          "tokenizer_config.json"};
+  return *names;
 }
 
 // SFT on the reference solutions: prompt from the template, completion = the reference
 // and the end-of-sequence token, so the policy's first samples can be programs at all.
+// Full-parameter: the result is the run's base/ (the model the actors load, the loop's
+// reference policy; fresh adapters on it). Otherwise its adapter is where the loop's
+// adapter starts. Cached: a run directory that has the result skips it.
 absl::Status Cluster::WarmStart() {
   if (c_.warm_start.sft_steps <= 0) return absl::OkStatus();
   const std::string wdir = dir_ + "/warm_start";
   const std::string ckpt = wdir + "/checkpoints";
   const std::string done = absl::StrCat(ckpt, "/step-", absl::StrFormat("%08d", c_.warm_start.sft_steps));
-  // Full-parameter: the warm-started model is the RL loop's base (fresh adapters on it, its
-  // own reference policy). Otherwise its adapter is where the loop's adapter starts.
   const bool full = c_.warm_start.full_parameters;
-  const std::string result = full ? done + "/model" : done + "/adapter";
-  const std::string marker = full ? result + "/config.json" : result + "/adapter_config.json";
+  const std::string base = dir_ + "/base";
   auto use_result = [&]() {
     if (full) {
-      model_dir_ = result;
-      c_.model.path = result;
+      model_dir_ = base;
+      c_.model.path = base;
     } else {
-      init_adapter_ = result;
+      init_adapter_ = done + "/adapter";
     }
-  };
-  if (Exists(marker)) {
-    use_result();
     return WriteFileAtomic(dir_ + "/config.yaml", RunConfigToYaml(c_));
+  };
+  if (full ? Exists(base + "/config.json") : Exists(done + "/adapter/adapter_config.json")) {
+    std::fprintf(stderr, "crucible run: warm start: done before (%s)\n", full ? base.c_str() : done.c_str());
+    return use_result();
   }
   if (absl::Status s = MakeDirs(wdir); !s.ok()) return s;
   absl::StatusOr<std::vector<v1::Problem>> problems = LoadRunProblems(c_);
@@ -358,10 +426,152 @@ absl::Status Cluster::WarmStart() {
   if (!code.ok()) return code.status();
   if (*code != 0) return absl::InternalError(absl::StrCat("the warm start failed (", sft.log, ")"));
   warm_start_seconds_ = absl::ToDoubleSeconds(absl::Now() - start);
-  if (!Exists(marker)) return absl::InternalError(absl::StrCat("the warm start left nothing at ", result));
-  use_result();
+  const std::string result = full ? done + "/model" : done + "/adapter";
+  if (!Exists(result)) return absl::InternalError(absl::StrCat("the warm start left nothing at ", result));
+  if (full) {
+    // The tokenizer (and its special tokens' roles) go with the weights trained on its ids:
+    // base/ is a whole model, renamed into place complete.
+    const std::string tokenizer = c_.model.tokenizer.empty() || c_.model.tokenizer == "bytes"
+                                      ? model_dir_ + "/tokenizer.json"
+                                      : c_.model.tokenizer;
+    const std::string tokenizer_dir = tokenizer.substr(0, tokenizer.find_last_of('/') + 1);
+    for (const auto& [from, to] : {std::pair{tokenizer, "tokenizer.json"},
+                                   std::pair{tokenizer_dir + "tokenizer_config.json", "tokenizer_config.json"}}) {
+      if (!Exists(from)) continue;
+      absl::StatusOr<std::string> t = ReadFile(from);
+      if (!t.ok()) return t.status();
+      if (absl::Status s = WriteFileAtomic(result + "/" + to, *t); !s.ok()) return s;
+    }
+    if (absl::Status s = CopyModelFiles(result, base, ModelFiles()); !s.ok()) return s;
+  }
   // The resolved config names the base the loop's processes load.
-  return WriteFileAtomic(dir_ + "/config.yaml", RunConfigToYaml(c_));
+  return use_result();
+}
+
+// heldout.jsonl: the held-out problems, copied into the run directory so that anyone can
+// re-evaluate base/ and final/ against exactly them.
+absl::Status Cluster::PrepareHeldout() {
+  if (c_.eval.problems_file.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<v1::Problem>> problems = LoadProblemsFile(c_.eval.problems_file);
+  if (!problems.ok()) return problems.status();
+  for (const v1::Problem& p : *problems) heldout_source_[p.id()] = p.source().empty() ? "unknown" : p.source();
+  absl::StatusOr<std::string> text = ReadFile(c_.eval.problems_file);
+  if (!text.ok()) return text.status();
+  return WriteFileAtomic(dir_ + "/heldout.jsonl", *text);
+}
+
+// `crucible eval` of the base (with `adapter` unless "") on heldout.jsonl into eval/<name>/
+// (resumable: a killed run's samples are kept), summarised for eval.json: pass@1, pass@5,
+// compile rate, and the same by problem source (the macro average over its problems).
+absl::StatusOr<json> Cluster::Evaluate(const std::string& name, const std::string& adapter) {
+  const std::string out = dir_ + "/eval/" + name;
+  Process p;
+  p.role = Role::kLearner;
+  p.argv = {o_.crucible_binary,
+            "eval",
+            "--model=" + model_dir_,
+            "--problems=" + dir_ + "/heldout.jsonl",
+            absl::StrCat("--n=", c_.eval.samples_per_problem),
+            absl::StrCat("--k=1", c_.eval.samples_per_problem >= 5 ? ",5" : ""),
+            absl::StrCat("--temperature=", c_.eval.temperature),
+            absl::StrCat("--max-new-tokens=", c_.actors.max_new_tokens),
+            "--prompt-template=" + c_.actors.prompt_template,
+            "--language=" + c_.problems.language,
+            absl::StrCat("--seed=", c_.run.seed),
+            "--out=" + out};
+  if (!adapter.empty()) p.argv.push_back("--adapter=" + adapter);
+  if (!c_.model.tokenizer.empty()) p.argv.push_back("--tokenizer=" + c_.model.tokenizer);
+  p.env = {"CRUCIBLE_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency()))};
+  p.log = logs_ + "/eval-" + name + ".log";
+  std::fprintf(stderr, "crucible run: evaluating %s on %zu held-out problems (%s)\n", name.c_str(),
+               heldout_source_.size(), p.log.c_str());
+  absl::StatusOr<int> code = RunChildToEnd(p, absl::Hours(2));
+  if (!code.ok()) return code.status();
+  if (*code != 0) return absl::InternalError(absl::StrCat("evaluating ", name, " failed (", p.log, ")"));
+  absl::StatusOr<std::string> text = ReadFile(out + "/report.json");
+  if (!text.ok()) return text.status();
+  const json report = json::parse(*text, nullptr, false);
+  if (!report.is_object()) return absl::InternalError(absl::StrCat(out, "/report.json is not JSON"));
+  const std::vector<std::string> keys = {"pass@1", "pass@5", "compile_rate"};
+  json summary = json::object();
+  for (const std::string& k : keys) summary[k] = report["overall"].value(k, json(nullptr));
+  summary["problems"] = report["overall"].value("problems", json(nullptr));
+  summary["n"] = report["overall"].value("n", json(nullptr));
+  std::map<std::string, std::vector<const json*>> by_source;
+  for (const auto& [id, block] : report["problems"].items()) {
+    auto it = heldout_source_.find(id);
+    by_source[it == heldout_source_.end() ? "unknown" : it->second].push_back(&block);
+  }
+  for (const auto& [source, blocks] : by_source) {
+    json group = {{"problems", blocks.size()}};
+    for (const std::string& k : keys) {
+      double sum = 0;
+      bool available = true;
+      for (const json* b : blocks) {
+        const json& v = (*b).value(k, json(nullptr));
+        available = available && v.is_number();
+        if (v.is_number()) sum += v.get<double>();
+      }
+      group[k] = available ? json(sum / static_cast<double>(blocks.size())) : json(nullptr);
+    }
+    summary["by_source"][source] = group;
+  }
+  return summary;
+}
+
+// After the loop: the kept checkpoints (for the held-out curve) and the last one, which
+// becomes final/; eval.json, eval_curve.jsonl and the numbers on stderr.
+absl::Status Cluster::EvaluateRun() {
+  std::vector<std::pair<int64_t, std::string>> checkpoints;  // step, adapter directory
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/checkpoints", ec)) {
+    const std::string name = entry.path().filename().string();
+    int64_t step;
+    if (!absl::StartsWith(name, "step-") || !absl::SimpleAtoi(name.substr(5), &step)) continue;
+    const std::string adapter = dir_ + "/checkpoints/" + name + "/adapter";
+    if (Exists(adapter + "/adapter_config.json")) checkpoints.emplace_back(step, adapter);
+  }
+  if (checkpoints.empty()) return absl::FailedPreconditionError("the run left no checkpoint to evaluate");
+  std::sort(checkpoints.begin(), checkpoints.end());
+  const auto [final_step, final_adapter] = checkpoints.back();
+  if (absl::Status s = CopyModelFiles(final_adapter, dir_ + "/final", {"adapter_config.json", "adapter_model.safetensors"});
+      !s.ok()) {
+    return s;
+  }
+  if (c_.eval.problems_file.empty()) return absl::OkStatus();
+  std::string curve;
+  auto point = [&](int64_t step, const std::string& label, const json& summary) {
+    curve += json({{"step", step}, {"label", label}, {"pass@1", summary["pass@1"]}, {"pass@5", summary["pass@5"]}}).dump() + "\n";
+  };
+  point(0, "base", eval_["base"]);
+  if (c_.eval.checkpoints) {
+    for (size_t i = 0; i + 1 < checkpoints.size(); ++i) {
+      const std::string label = absl::StrCat("step-", checkpoints[i].first);
+      absl::StatusOr<json> summary = Evaluate(label, checkpoints[i].second);
+      if (!summary.ok()) return summary.status();
+      point(checkpoints[i].first, label, *summary);
+    }
+  }
+  absl::StatusOr<json> final_summary = Evaluate("final", dir_ + "/final");
+  if (!final_summary.ok()) return final_summary.status();
+  point(final_step, "final", *final_summary);
+  eval_["final"] = *final_summary;
+  eval_["final_step"] = final_step;
+  eval_["heldout"] = "heldout.jsonl";
+  eval_["samples_per_problem"] = c_.eval.samples_per_problem;
+  eval_["temperature"] = c_.eval.temperature;
+  if (absl::Status s = WriteFileAtomic(dir_ + "/eval_curve.jsonl", curve); !s.ok()) return s;
+  if (absl::Status s = WriteFileAtomic(dir_ + "/eval.json", eval_.dump(2) + "\n"); !s.ok()) return s;
+  auto pct = [](const json& v) { return v.is_number() ? absl::StrFormat("%.1f%%", 100 * v.get<double>()) : std::string("n/a"); };
+  for (const char* k : {"pass@1", "pass@5", "compile_rate"}) {
+    const json& b = eval_["base"][k];
+    const json& f = eval_["final"][k];
+    std::string delta;
+    if (b.is_number() && f.is_number()) delta = absl::StrFormat("  (%+.1f points)", 100 * (f.get<double>() - b.get<double>()));
+    std::fprintf(stderr, "crucible run: held-out %-12s base %7s  final %7s%s\n", k, pct(b).c_str(), pct(f).c_str(),
+                 delta.c_str());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Cluster::PlanProcesses() {
@@ -568,7 +778,7 @@ void Cluster::Progress(bool final_line) {
 }
 
 int Cluster::Finish(int code) {
-  Progress(true);
+  if (rl_end_ == absl::InfiniteFuture()) Progress(true);
   KillAll();
   json books = json::object();
   json learner_books;
@@ -591,7 +801,7 @@ int Cluster::Finish(int code) {
   for (const Process& p : procs_) restarts[RoleName(p.role)] = restarts.value(RoleName(p.role), 0) + p.restarts;
   ReadNewMetrics();
   const double idle = idle_seconds_;
-  const double rl_seconds = absl::ToDoubleSeconds(absl::Now() - rl_start_);
+  const double rl_seconds = absl::ToDoubleSeconds(std::min(absl::Now(), rl_end_) - rl_start_);
   json summary = {{"run_id", run_id_},
                   {"steps", steps},
                   {"wall_seconds", absl::ToDoubleSeconds(absl::Now() - start_)},
@@ -621,6 +831,18 @@ int Cluster::Run() {
   if (absl::Status s = WarmStart(); !s.ok()) {
     std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
     return Stopping() ? 128 + SIGTERM : (s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1);
+  }
+  if (absl::Status s = PrepareHeldout(); !s.ok()) {
+    std::fprintf(stderr, "crucible run: eval.problems_file: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (!c_.eval.problems_file.empty()) {
+    absl::StatusOr<json> base = Evaluate("base", init_adapter_);
+    if (!base.ok()) {
+      std::fprintf(stderr, "crucible run: %s\n", std::string(base.status().message()).c_str());
+      return Stopping() ? 128 + SIGTERM : 1;
+    }
+    eval_["base"] = *base;
   }
   if (absl::Status s = PlanProcesses(); !s.ok()) {
     std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
@@ -722,6 +944,20 @@ int Cluster::Run() {
   }
   Signal(Role::kJudge, SIGTERM);
   if (!WaitRole(Role::kJudge, absl::Seconds(10))) KillAll();
+  rl_end_ = absl::Now();
+  Progress(true);
+  if (code == 0 && !Stopping()) {
+    if (absl::Status s = EvaluateRun(); !s.ok()) {
+      std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
+      code = 1;
+    }
+  }
+  // The curves so far, also for a stopped or failed run.
+  if (absl::Status s = WriteRunReport(dir_); !s.ok()) {
+    std::fprintf(stderr, "crucible run: report.html: %s\n", std::string(s.message()).c_str());
+  } else {
+    std::fprintf(stderr, "crucible run: curves in %s/report.html and report.png\n", dir_.c_str());
+  }
   if (Stopping() && code == 0) code = 128 + (StopSignal() != 0 ? StopSignal() : SIGTERM);
   return Finish(code);
 }

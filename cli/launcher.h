@@ -1,10 +1,12 @@
 // `crucible run`: the whole system on one machine, as separate processes on loopback.
 //
 // In order: the run directory (its run id kept across invocations), the resolved
-// config.yaml, the base model (initialised from model.init_config unless model.path names
-// one), the SFT warm start on the problem set's reference solutions (a `crucible learner
-// offline --algo sft` process; cached: a second run on the same directory skips it), then
-// the cluster: judges.local_count `crucible-judge` processes (unless judges.endpoints names
+// config.yaml, the model (initialised from model.init_config with model.init_tokenizer
+// into init/ unless model.path names one), the full-parameter SFT warm start on the problem
+// set's reference solutions (a `crucible learner offline --algo sft` process) into base/
+// (cached: a second run on the same directory skips it), the held-out evaluation of base/
+// (eval.problems_file, copied to heldout.jsonl; a `crucible eval` process), then the
+// cluster: judges.local_count `crucible-judge` processes (unless judges.endpoints names
 // judges), learner.ranks `crucible learner` ranks (rank 0 serves the actors) and
 // actors.count `crucible actor` processes, each logging to logs/<role>-<index>.log.
 //
@@ -15,7 +17,9 @@
 // ends when the learner has taken run.steps steps and every actor has delivered its
 // trajectories; SIGINT/SIGTERM ends it early the same way (the learner checkpoints, actors
 // drain). Every child is killed if the launcher itself dies (PR_SET_PDEATHSIG), and none
-// outlives the run. summary.json holds the books, the steps and the wall time.
+// outlives the run. summary.json holds the books, the steps and the wall time. After a
+// finished loop: the newest checkpoint's adapter becomes final/, the kept checkpoints and
+// final/ are evaluated on heldout.jsonl, and report.html / report.png draw the curves.
 //
 // Stable shapes (scripts depend on them):
 //   cluster.json  {"processes": [{"role": "judge"|"actor"|"learner", "index", "pid",
@@ -23,6 +27,15 @@
 //   summary.json  {"steps", "wall_seconds", "books": {"produced", "trained",
 //                  "dropped_stale", "dropped_incomplete", "queued", "duplicates_dropped"}}
 //   metrics.jsonl one line per learner step (learner/online.h)
+//   base/         the model the actors load: config.json, model.safetensors,
+//                 tokenizer.json (+ tokenizer_config.json) when the model has one
+//   final/        the trained PEFT adapter (adapter_config.json, adapter_model.safetensors)
+//   heldout.jsonl the held-out problems evaluated on
+//   eval.json     {"base": E, "final": E, "final_step", "samples_per_problem",
+//                  "temperature"}, E = {"pass@1", "pass@5", "compile_rate", "n",
+//                  "problems", "by_source": {"<problem source>": {"pass@1", "pass@5",
+//                  "compile_rate", "problems"}}} (macro averages over problems)
+//   eval_curve.jsonl  {"step", "label", "pass@1", "pass@5"} per evaluated policy
 #ifndef CRUCIBLE_CLI_LAUNCHER_H_
 #define CRUCIBLE_CLI_LAUNCHER_H_
 

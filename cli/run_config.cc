@@ -411,6 +411,9 @@ const std::vector<SectionSpec>& Sections() {
        "checkpoints, published weights."},
       {"rewards", "Reward per verdict (CodeRL's values by default)."},
       {"ports", "Network addresses of the local cluster's services."},
+      {"eval",
+       "Held-out evaluation (`crucible eval`) of the warm-started base and of the trained "
+       "adapter, written to eval.json and report.html."},
       {"supervisor", "The launcher's supervision of its processes: restarts, drain, progress."},
   };
   return *sections;
@@ -442,6 +445,9 @@ const std::vector<KeySpec>& Schema() {
       Key("model.init_config", &C::model, &C::Model::init_config,
           "Hugging Face config.json a fresh model is initialised from when model.path is \"\".",
           NonEmpty()),
+      Key("model.init_tokenizer", &C::model, &C::Model::init_tokenizer,
+          "tokenizer.json copied into a fresh model (with the tokenizer_config.json beside it); its "
+          "vocabulary must fit model.init_config's vocab_size; \"\" = bytes."),
       Key("model.tokenizer", &C::model, &C::Model::tokenizer,
           "tokenizer.json or \"bytes\"; \"\" = the model directory's tokenizer.json if it has "
           "one, else bytes."),
@@ -625,6 +631,18 @@ const std::vector<KeySpec>& Schema() {
       Key("ports.base", &C::ports, &C::Ports::base,
           "First of consecutive ports for the services; 0 = free ports chosen at start.",
           Between(0, 65535)),
+      // eval
+      Key("eval.problems_file", &C::eval, &C::Eval::problems_file,
+          "Held-out problems (JSONL) the base and the final policy are evaluated on after the "
+          "loop, copied into the run directory as heldout.jsonl; \"\" = no evaluation."),
+      Key("eval.samples_per_problem", &C::eval, &C::Eval::samples_per_problem,
+          "Programs sampled per held-out problem (pass@k is reported for k up to this).",
+          AtLeast(1)),
+      Key("eval.temperature", &C::eval, &C::Eval::temperature,
+          "Sampling temperature of the evaluation.", Positive()),
+      Key("eval.checkpoints", &C::eval, &C::Eval::checkpoints,
+          "Also evaluate the kept intermediate checkpoints, for the held-out curve of "
+          "report.html."),
       // supervisor
       Key("supervisor.max_restarts", &C::supervisor, &C::Supervisor::max_restarts,
           "Restarts of each process before the run fails.", AtLeast(0)),

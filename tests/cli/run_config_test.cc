@@ -72,6 +72,7 @@ TEST_CASE("config: the listed sections and keys are the interface", "[config]") 
                           "run.steps",
                           "model.path",
                           "model.init_config",
+                          "model.init_tokenizer",
                           "model.tokenizer",
                           "model.device",
                           "model.dtype",
@@ -144,6 +145,10 @@ TEST_CASE("config: the listed sections and keys are the interface", "[config]") 
                           "rewards.ok",
                           "ports.bind_address",
                           "ports.base",
+                          "eval.problems_file",
+                          "eval.samples_per_problem",
+                          "eval.temperature",
+                          "eval.checkpoints",
                           "supervisor.max_restarts",
                           "supervisor.backoff_initial_ms",
                           "supervisor.backoff_max_ms",
@@ -153,7 +158,9 @@ TEST_CASE("config: the listed sections and keys are the interface", "[config]") 
     CHECK(std::find(keys.begin(), keys.end(), key) != keys.end());
   }
   const RunConfig d;
-  CHECK(d.run.steps == 40);
+  CHECK(d.run.steps == 600);
+  CHECK(d.problems.file == "data/curriculum/train.jsonl");
+  CHECK(d.eval.problems_file == "data/curriculum/heldout.jsonl");
   CHECK(d.model.lora_target_modules.size() == 7);
   CHECK(d.actors.prompt_template ==
         "# Problem\n{statement}\n# Example\n# input:\n{example_input}# output:\n{example_output}# "

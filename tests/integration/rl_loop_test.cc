@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -18,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
@@ -39,7 +41,9 @@ std::string TestConfig(int learner_ranks, int steps, const std::string& extra = 
   steps: )", steps, R"(
 model:
   init_config: )", CRUCIBLE_SOURCE_DIR, R"(/data/models/tiny.json
+  init_tokenizer: ""
 problems:
+  file: ""
   ids: [sum-two, max-of-list, count-vowels, reverse-words, fizzbuzz, palindrome]
 warm_start:
   sft_steps: 0
@@ -60,6 +64,8 @@ learner:
   incomplete_group_timeout_s: 30
   connect_timeout_s: 60
   collective_timeout_s: 60
+eval:
+  problems_file: ""
 supervisor:
   drain_timeout_s: 40
   progress_interval_s: 1
@@ -293,6 +299,80 @@ TEST_CASE("SIGTERM to crucible run stops everything cleanly, with a checkpoint",
   CHECK(ReadFile(step_dir + "/state.json").ok());
   CHECK(ReadFile(step_dir + "/online.json").ok());
   CheckNoProcessLeft(r);
+}
+
+
+// Eight single-stage integer problems of the curriculum's training split ("add 5, print the
+// result"), one per kind, in file order.
+std::vector<std::string> LearnableProblems() {
+  std::vector<std::string> ids;
+  std::set<std::string> kinds;
+  std::ifstream in(absl::StrCat(CRUCIBLE_SOURCE_DIR, "/data/curriculum/train.jsonl"));
+  for (std::string line; std::getline(in, line) && ids.size() < 8;) {
+    const json p = json::parse(line);
+    const std::string id = p["id"];
+    const std::string kind = id.substr(0, id.rfind('/'));
+    if (p["difficulty"] == "level1" && absl::StartsWith(id, "cur/train/int-") && absl::EndsWith(kind, "-print") &&
+        kinds.insert(kind).second) {
+      ids.push_back(id);
+    }
+  }
+  return ids;
+}
+
+// Learning, not mechanics: the default model, tokenizer and algorithm. A short warm start
+// on the whole curriculum gives a base that rarely solves anything; RL then trains on eight
+// problems from it. The pass rate of the last 50 steps must exceed that of the first 50 by
+// more than 2.5 standard errors of the difference (per-step pass rates as the samples;
+// Welch's t > 2.5 is a one-sided chance under 1% if nothing were learnt). Measured here:
+// 0.034 -> 0.087, t = 3.9.
+TEST_CASE("the RL loop learns: the pass rate rises over the run on the training problems",
+          "[integration][rl][learning][slow]") {
+  Run warm = StartRun(R"(run:
+  seed: 3
+  steps: 1
+warm_start:
+  sft_steps: 400
+eval:
+  problems_file: ""
+)");
+  REQUIRE(warm.Wait(absl::Minutes(6)) == 0);
+  const std::vector<std::string> ids = LearnableProblems();
+  REQUIRE(ids.size() == 8);
+  Run r = StartRun(absl::StrCat(R"(run:
+  seed: 3
+  steps: 200
+model:
+  path: )", warm.Path("base"), R"(
+problems:
+  ids: [)", absl::StrJoin(ids, ", "), R"(]
+warm_start:
+  sft_steps: 0
+eval:
+  problems_file: ""
+supervisor:
+  progress_interval_s: 5
+)"));
+  REQUIRE(r.Wait(absl::Minutes(8)) == 0);
+  INFO(r.Output());
+  const std::vector<json> metrics = r.Metrics();
+  REQUIRE(metrics.size() == 200);
+  auto stats = [&](size_t begin, size_t end) {
+    double sum = 0, sq = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const double v = metrics[i]["pass_rate"].get<double>();
+      sum += v;
+      sq += v * v;
+    }
+    const double n = static_cast<double>(end - begin), mean = sum / n;
+    return std::pair<double, double>{mean, (sq - n * mean * mean) / (n - 1) / n};  // mean, variance of the mean
+  };
+  const auto [first, first_var] = stats(0, 50);
+  const auto [last, last_var] = stats(150, 200);
+  const double t = (last - first) / std::sqrt(first_var + last_var + 1e-12);
+  INFO("pass rate: first 50 steps " << first << ", last 50 steps " << last << ", Welch t " << t);
+  CHECK(last > first);
+  CHECK(t > 2.5);
 }
 
 }  // namespace
