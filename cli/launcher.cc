@@ -285,6 +285,7 @@ absl::Status Cluster::PrepareModel() {
   }
   const bool warm_base = c_.warm_start.sft_steps > 0 && c_.warm_start.full_parameters;
   model_dir_ = dir_ + (warm_base ? "/init" : "/base");
+  if (!warm_base) c_.model.path = model_dir_;  // else the warm start names base/
   if (Exists(model_dir_ + "/config.json") || (warm_base && Exists(dir_ + "/base/config.json"))) {
     return absl::OkStatus();
   }
