@@ -87,7 +87,7 @@ std::vector<Call> PackCalls(size_t problems, int n, int batch, uint64_t seed) {
 
 // What produced the samples; a resumed eval must match it.
 json EvalFingerprint(const EvalOptions& o, const std::string& prompt_template) {
-  return {{"model", o.model_dir},
+  json f = {{"model", o.model_dir},
           {"adapter", o.adapter_dir},
           {"tokenizer", o.tokenizer},
           {"problems", o.problems_file.empty() ? "bundled" : o.problems_file},
@@ -105,6 +105,9 @@ json EvalFingerprint(const EvalOptions& o, const std::string& prompt_template) {
           {"dtype", o.dtype},
           {"stop_at_first_failure", o.stop_at_first_failure},
           {"critic", o.critic}};
+  // Only when given: evals written before the option existed still resume.
+  if (!o.reward_model.empty()) f["reward_model"] = o.reward_model;
+  return f;
 }
 
 absl::Status CheckFingerprint(const std::string& path, const json& fingerprint) {
@@ -373,6 +376,12 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
     if (!loaded_critic.ok()) return Fail(1, loaded_critic.status());
     critic = *std::move(loaded_critic);
   }
+  std::optional<learner::RewardModel> reward_model;
+  if (!o.reward_model.empty()) {
+    absl::StatusOr<learner::RewardModel> loaded = learner::LoadFrozenRewardModel(o.reward_model, o.model_dir, *mo);
+    if (!loaded.ok()) return Fail(1, loaded.status());
+    reward_model = *std::move(loaded);
+  }
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
       Tokenizer::Load(o.tokenizer.empty() ? model::DefaultTokenizerFor(o.model_dir) : o.tokenizer);
   if (!tokenizer.ok()) return Fail(1, tokenizer.status());
@@ -467,21 +476,38 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
     }
     generation_seconds += absl::ToDoubleSeconds(absl::Now() - t0);
     generated += static_cast<int64_t>(rows.size());
-    std::vector<double> critic_scores;
-    if (critic.has_value()) {
-      std::vector<std::vector<int32_t>> completions;
-      for (const model::Completion& c : *out) completions.push_back(c.tokens);
-      absl::StatusOr<std::vector<double>> scored;
+    // Scores of the programs the models can read (a completion of no tokens stays unscored).
+    std::vector<std::optional<double>> critic_scores(rows.size()), reward_model_scores(rows.size());
+    if (critic.has_value() || reward_model.has_value()) {
+      std::vector<std::vector<int32_t>> score_prompts, completions;
+      std::vector<size_t> scored_rows;
+      for (size_t i = 0; i < out->size(); ++i) {
+        if ((*out)[i].tokens.empty()) continue;
+        scored_rows.push_back(i);
+        score_prompts.push_back(rows[i]);
+        completions.push_back((*out)[i].tokens);
+      }
+      absl::Status scored;
+      auto keep = [&](const absl::StatusOr<std::vector<double>>& got, std::vector<std::optional<double>>& into) {
+        if (got.ok()) {
+          for (size_t j = 0; j < scored_rows.size(); ++j) into[scored_rows[j]] = (*got)[j];
+        }
+        scored.Update(got.status());
+      };
       try {
-        scored = learner::CriticPassProbabilities(*critic, rows, completions);
+        if (critic.has_value() && !scored_rows.empty()) {
+          keep(learner::CriticPassProbabilities(*critic, score_prompts, completions), critic_scores);
+        }
+        if (reward_model.has_value() && !scored_rows.empty() && scored.ok()) {
+          keep(learner::RewardModelScores(*reward_model, score_prompts, completions), reward_model_scores);
+        }
       } catch (const c10::Error& e) {
-        scored = absl::InternalError(absl::StrCat("critic scoring failed: ", e.what_without_backtrace()));
+        scored = absl::InternalError(absl::StrCat("scoring failed: ", e.what_without_backtrace()));
       }
       if (!scored.ok()) {
         (*client)->Shutdown();
-        return Fail(1, scored.status());
+        return Fail(1, scored);
       }
-      critic_scores = *std::move(scored);
     }
 
     size_t row = 0;
@@ -505,7 +531,8 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
         sample.log_prob = log_prob;
         sample.tokens = static_cast<int64_t>(c.tokens.size());
         sample.extra["finish_reason"] = model::FinishReasonName(c.finish_reason);
-        if (!critic_scores.empty()) sample.critic_score = critic_scores[row];
+        sample.critic_score = critic_scores[row];
+        sample.reward_model_score = reward_model_scores[row];
         book.Begin();
         if (sample.program.empty() || sample.program.find('\0') != std::string::npos) {
           // Nothing to judge: the compile-error verdict, as the actors count it.

@@ -26,7 +26,9 @@
 // problem (log-prob, or a critic's or reward model's score carried by the samples) against
 // a random choice and the oracle. `--critic DIR` scores every sample with a CodeRL critic:
 // its pass probability, softmax of the outcome logits max-pooled over the completion's
-// tokens, as the critic is trained. Critic sampling (`--search critic`) is not built yet.
+// tokens, as the critic is trained. `--reward-model DIR` scores every sample with a
+// Bradley-Terry reward model: its head read at the program's last token. Critic sampling
+// (`--search critic`) is not built yet.
 #ifndef CRUCIBLE_CLI_EVAL_H_
 #define CRUCIBLE_CLI_EVAL_H_
 
@@ -72,6 +74,9 @@ struct EvalOptions {
   // A CodeRL critic checkpoint (`crucible learner offline --algo critic`): every sample gets
   // critic_score, the critic's probability that the program passes.
   std::string critic;
+  // A Bradley-Terry reward model checkpoint (`crucible learner offline --algo rm`): every
+  // sample gets reward_model_score, the reward head read at the program's last token.
+  std::string reward_model;
   std::string rerank_score = "mean_log_prob";
   bool rerank_public_first = true;
   double rerank_log_prob_weight = 0;

@@ -50,6 +50,8 @@ Command Eval() {
             f.Add("search", &o->search, "none, or rerank: best-of-n by --rerank-score");
             f.Add("critic", &o->critic,
                   "CodeRL critic checkpoint (learner offline --algo critic): score every sample");
+            f.Add("reward-model", &o->reward_model,
+                  "reward model checkpoint (learner offline --algo rm): score every sample");
             f.Add("rerank-score", &o->rerank_score,
                   "mean_log_prob, log_prob, critic_score or reward_model_score");
             f.Add("rerank-public-first", &o->rerank_public_first,

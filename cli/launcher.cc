@@ -897,8 +897,14 @@ int Cluster::Run() {
       }
       std::fprintf(stderr, "%scrucible run: %s %d (pid %d) died: %s; see %s\n", tty_ ? "\n" : "", RoleName(p.role), p.index,
                    dead, DescribeExit(status).c_str(), p.log.c_str());
-      if (p.restarts >= c_.supervisor.max_restarts) {
-        std::fprintf(stderr, "crucible run: %s %d gave up after %d restarts\n", RoleName(p.role), p.index, p.restarts);
+      // Exit status 2 is bad input (a configuration error): starting again cannot help.
+      const bool bad_input = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+      if (bad_input || p.restarts >= c_.supervisor.max_restarts) {
+        if (bad_input) {
+          std::fprintf(stderr, "crucible run: %s %d refused its input (exit 2): not restarted\n", RoleName(p.role), p.index);
+        } else {
+          std::fprintf(stderr, "crucible run: %s %d gave up after %d restarts\n", RoleName(p.role), p.index, p.restarts);
+        }
         code = 1;
         stopping = true;
         Signal(Role::kLearner, SIGTERM);

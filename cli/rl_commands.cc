@@ -175,6 +175,7 @@ Command LearnerOnlineCommand() {
               o.model_dir = c->model.path;
               o.init_adapter = *init_adapter;
               o.critic = l.critic;
+              o.reward_model = l.reward_model;
               o.checkpoint_dir = a->run_dir + "/checkpoints";
               o.backend = l.backend;
               o.device = c->model.device;

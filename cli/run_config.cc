@@ -601,6 +601,10 @@ const std::vector<KeySpec>& Schema() {
       Key("learner.critic", &C::learner, &C::Learner::critic,
           "CodeRL critic checkpoint (from `crucible learner offline --algo critic`); \"\" = "
           "none."),
+      Key("learner.reward_model", &C::learner, &C::Learner::reward_model,
+          "ppo: a Bradley-Terry reward model checkpoint (from `crucible learner offline --algo rm`) whose "
+          "score replaces the verdict's reward in training (verdicts stay in the metrics); \"\" = "
+          "verdict rewards."),
       Key("learner.rl_weight", &C::learner, &C::Learner::rl_weight, "CodeRL: weight of L_rl.",
           NonNegative()),
       Key("learner.ce_weight", &C::learner, &C::Learner::ce_weight, "CodeRL: weight of L_ce.",

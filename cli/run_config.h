@@ -107,6 +107,7 @@ struct RunConfig {
     int keep_checkpoints = 3;
     std::string weight_dtype = "float32";
     std::string critic;  // "" = none
+    std::string reward_model;  // "" = verdict rewards
     double rl_weight = 1.0;
     double ce_weight = 1.0;
     double rest_threshold = 1.0;

@@ -18,6 +18,7 @@
 #include "common/model/checkpoint.h"
 #include "common/model/model_cli.h"
 #include "common/model/runtime.h"
+#include "common/status_macros.h"
 #include "common/weight_stream.h"
 #include "grpcpp/grpcpp.h"
 #include "learner/train_checkpoint.h"
@@ -99,6 +100,11 @@ struct LearnerMetrics {
                         .Help("Mean verdict reward of the last batch")
                         .Register(r)
                         .Add({})),
+        reward_model_mean(prometheus::BuildGauge()
+                              .Name("crucible_learner_reward_model_mean")
+                              .Help("Mean reward-model score of the last batch (with learner.reward_model)")
+                              .Register(r)
+                              .Add({})),
         pass_rate(prometheus::BuildGauge()
                       .Name("crucible_learner_pass_rate")
                       .Help("Share of the last batch that passed every test")
@@ -135,6 +141,7 @@ struct LearnerMetrics {
   prometheus::Family<prometheus::Counter>& verdicts;
   prometheus::Family<prometheus::Gauge>& loss;
   prometheus::Gauge& reward_mean;
+  prometheus::Gauge& reward_model_mean;
   prometheus::Gauge& pass_rate;
   prometheus::Gauge& version;
   prometheus::Histogram& step_seconds;
@@ -234,7 +241,13 @@ class OnlineLearner {
   int Setup();
   absl::Status Save();
   void Publish();
-  void RecordStep(const StepMetrics& m, const std::vector<v1::Trajectory>& batch, double idle_seconds);
+  // rm_reward_mean: the batch's mean reward-model score (only read with a reward model).
+  void RecordStep(const StepMetrics& m, const std::vector<v1::Trajectory>& batch, double idle_seconds,
+                  double rm_reward_mean);
+  // Sets every example's reward to the reward model's score (each rank scores its share,
+  // then the scores are summed over ranks, so all ranks train on the same rewards); returns
+  // the batch's mean score.
+  absl::StatusOr<double> ScoreWithRewardModel(std::vector<Example>& examples);
   bool StopRequested() const { return c_.stop != nullptr && c_.stop->load(); }
 
   const OnlineCommand& c_;
@@ -243,6 +256,7 @@ class OnlineLearner {
   bool leader_ = false;
   model::LoraConfig lora_;
   std::optional<Critic> critic_;
+  std::optional<RewardModel> reward_model_;
   std::unique_ptr<Trainer> trainer_;
   int64_t version_ = -1;
 
@@ -318,6 +332,12 @@ int OnlineLearner::Setup() {
     absl::StatusOr<Critic> critic = LoadFrozenCritic(c_.critic, c_.model_dir, *mo);
     if (!critic.ok()) return Fail(2, critic.status().message());
     critic_ = *std::move(critic);
+  }
+  if (!c_.reward_model.empty()) {
+    if (options_.algorithm != Algorithm::kPpo) return Fail(2, "a reward model is for ppo");
+    absl::StatusOr<RewardModel> rm = LoadFrozenRewardModel(c_.reward_model, c_.model_dir, *mo);
+    if (!rm.ok()) return Fail(2, rm.status().message());
+    reward_model_ = *std::move(rm);
   }
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       Trainer::CreateOnline(*model, *comm_, options_, critic_ ? &*critic_ : nullptr);
@@ -436,7 +456,28 @@ absl::Status OnlineLearner::Save() {
   return absl::OkStatus();
 }
 
-void OnlineLearner::RecordStep(const StepMetrics& m, const std::vector<v1::Trajectory>& batch, double idle_seconds) {
+absl::StatusOr<double> OnlineLearner::ScoreWithRewardModel(std::vector<Example>& examples) {
+  std::vector<std::vector<int32_t>> prompts, completions;
+  std::vector<size_t> mine;
+  for (size_t k = comm_->rank(); k < examples.size(); k += comm_->size()) {
+    mine.push_back(k);
+    prompts.push_back(examples[k].prompt);
+    completions.push_back(examples[k].completion);
+  }
+  CRUCIBLE_ASSIGN_OR_RETURN(std::vector<double> local, RewardModelScores(*reward_model_, prompts, completions));
+  torch::Tensor scores = torch::zeros({static_cast<int64_t>(examples.size())}, torch::kFloat64);
+  for (size_t i = 0; i < mine.size(); ++i) scores[static_cast<int64_t>(mine[i])] = local[i];
+  CRUCIBLE_RETURN_IF_ERROR(AllReduceTensors(*comm_, {scores}, ReduceOp::kSum, options_.collective_timeout));
+  double sum = 0;
+  for (size_t k = 0; k < examples.size(); ++k) {
+    examples[k].reward = scores[static_cast<int64_t>(k)].item<double>();
+    sum += examples[k].reward;
+  }
+  return sum / std::max<double>(1, static_cast<double>(examples.size()));
+}
+
+void OnlineLearner::RecordStep(const StepMetrics& m, const std::vector<v1::Trajectory>& batch, double idle_seconds,
+                               double rm_reward_mean) {
   double reward = 0, passed = 0, staleness_sum = 0;
   int64_t staleness_max = 0;
   std::map<std::string, int64_t> verdicts;
@@ -455,6 +496,7 @@ void OnlineLearner::RecordStep(const StepMetrics& m, const std::vector<v1::Traje
   metrics_->steps.Increment();
   metrics_->trained_tokens.Increment(static_cast<double>(m.tokens));
   metrics_->reward_mean.Set(reward / n);
+  if (reward_model_.has_value()) metrics_->reward_model_mean.Set(rm_reward_mean);
   metrics_->pass_rate.Set(passed / n);
   metrics_->step_seconds.Observe(m.seconds);
   metrics_->loss.Add({{"term", "loss"}}).Set(m.loss);
@@ -482,6 +524,7 @@ void OnlineLearner::RecordStep(const StepMetrics& m, const std::vector<v1::Traje
     for (const auto& [k, v] : verdicts) verdict_counts[k] = v;
     line["verdicts"] = verdict_counts;
     for (const auto& [k, v] : m.terms) line[k] = v;
+    if (reward_model_.has_value()) line["rm_reward_mean"] = rm_reward_mean;
     if (!line.contains("kl")) line["kl"] = m.terms.count("approx_kl") ? m.terms.at("approx_kl") : 0.0;
     metrics_out_ << line.dump() << "\n";
     metrics_out_.flush();
@@ -542,7 +585,13 @@ int OnlineLearner::Run() {
       examples.push_back(*std::move(e));
     }
     absl::StatusOr<StepMetrics> m;
+    double rm_reward_mean = 0;
     try {
+      if (reward_model_.has_value()) {
+        absl::StatusOr<double> mean = ScoreWithRewardModel(examples);
+        if (!mean.ok()) return Fail(1, absl::StrCat("step ", trainer_->step() + 1, ": ", mean.status().ToString()));
+        rm_reward_mean = *mean;
+      }
       m = trainer_->Step(examples);
     } catch (const c10::Error& e) {
       m = absl::InternalError(absl::StrCat("step ", trainer_->step() + 1, ": ", e.what_without_backtrace()));
@@ -551,7 +600,7 @@ int OnlineLearner::Run() {
     if (leader_) {
       if (absl::Status s = service_->CompleteBatch(); !s.ok()) return Fail(1, s.ToString());
       Publish();
-      RecordStep(*m, batch, idle_seconds);
+      RecordStep(*m, batch, idle_seconds, rm_reward_mean);
     }
     if (c_.save_every > 0 && trainer_->step() % c_.save_every == 0) {
       if (absl::Status s = Save(); !s.ok()) return Fail(1, s.ToString());

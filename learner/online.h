@@ -44,6 +44,10 @@ struct OnlineCommand {
   std::string model_dir;
   std::string init_adapter;  // start from this PEFT adapter (e.g. the SFT warm start)
   std::string critic;        // CodeRL: a critic checkpoint
+  // A Bradley-Terry reward model checkpoint (learner offline --algo rm): when set, each
+  // trajectory is trained on with the reward model's score as its reward instead of the
+  // verdict's (PPO with a learned reward model, as IotaCode); verdicts stay in the metrics.
+  std::string reward_model;
   std::string checkpoint_dir;
   std::string backend = "auto";
   std::string device = "cpu", dtype = "float32";

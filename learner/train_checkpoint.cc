@@ -157,28 +157,59 @@ absl::Status RestoreTrainCheckpoint(Trainer& trainer, const std::string& step_di
   return trainer.RestoreState(tensors, scalars);
 }
 
+namespace {
+
+// A frozen backbone from a checkpoint: its step directory (`path` itself, or the newest
+// step under it) and the model of that step: the base at model_dir with the step's
+// adapter, or the step's own model/ when every weight was trained. No gradients.
+struct FrozenBackbone {
+  std::string step_dir;
+  model::CausalLm model{nullptr};
+};
+
+absl::StatusOr<FrozenBackbone> LoadFrozenBackbone(const std::string& path, const std::string& model_dir,
+                                                  const model::ModelOptions& options, const char* what) {
+  FrozenBackbone b;
+  b.step_dir = path;
+  if (::access((path + "/state.json").c_str(), F_OK) != 0) {
+    CRUCIBLE_ASSIGN_OR_RETURN(std::optional<std::string> latest, LatestTrainCheckpoint(path));
+    if (!latest.has_value()) return absl::NotFoundError(absl::StrCat("no ", what, " checkpoint under ", path));
+    b.step_dir = *latest;
+  }
+  const bool full = ::access((b.step_dir + "/model/config.json").c_str(), F_OK) == 0;
+  CRUCIBLE_ASSIGN_OR_RETURN(b.model, model::LoadCausalLm(full ? b.step_dir + "/model" : model_dir, options));
+  if (!full) CRUCIBLE_RETURN_IF_ERROR(model::LoadPeftAdapter(b.model, b.step_dir + "/adapter").status());
+  b.model->eval();
+  for (auto& p : b.model->parameters()) p.set_requires_grad(false);
+  return b;
+}
+
+void Freeze(torch::nn::Module& head) {
+  for (auto& p : head.parameters()) p.set_requires_grad(false);
+}
+
+}  // namespace
+
 absl::StatusOr<Critic> LoadFrozenCritic(const std::string& path, const std::string& model_dir,
                                         const model::ModelOptions& options) {
-  std::string dir = path;
-  if (::access((dir + "/state.json").c_str(), F_OK) != 0) {
-    absl::StatusOr<std::optional<std::string>> latest = LatestTrainCheckpoint(path);
-    if (!latest.ok()) return latest.status();
-    if (!latest->has_value()) return absl::NotFoundError(absl::StrCat("no critic checkpoint under ", path));
-    dir = **latest;
-  }
+  CRUCIBLE_ASSIGN_OR_RETURN(FrozenBackbone b, LoadFrozenBackbone(path, model_dir, options, "critic"));
   Critic critic;
-  absl::StatusOr<model::CausalLm> m = model::LoadCausalLm(model_dir, options);
-  if (!m.ok()) return m.status();
-  critic.model = *m;
-  if (absl::StatusOr<model::LoraConfig> lora = model::LoadPeftAdapter(critic.model, dir + "/adapter"); !lora.ok()) {
-    return lora.status();
-  }
+  critic.model = b.model;
   critic.head = model::OutcomeHead(critic.model->config().hidden_size, options.device);
-  if (absl::Status s = model::LoadHead(*critic.head, dir + "/outcome_head.safetensors"); !s.ok()) return s;
-  critic.model->eval();
-  for (auto& p : critic.model->parameters()) p.set_requires_grad(false);
-  for (auto& p : critic.head->parameters()) p.set_requires_grad(false);
+  CRUCIBLE_RETURN_IF_ERROR(model::LoadHead(*critic.head, b.step_dir + "/outcome_head.safetensors"));
+  Freeze(*critic.head);
   return critic;
+}
+
+absl::StatusOr<RewardModel> LoadFrozenRewardModel(const std::string& path, const std::string& model_dir,
+                                                  const model::ModelOptions& options) {
+  CRUCIBLE_ASSIGN_OR_RETURN(FrozenBackbone b, LoadFrozenBackbone(path, model_dir, options, "reward model"));
+  RewardModel rm;
+  rm.model = b.model;
+  rm.head = model::RewardHead(rm.model->config().hidden_size, options.device);
+  CRUCIBLE_RETURN_IF_ERROR(model::LoadHead(*rm.head, b.step_dir + "/reward_head.safetensors"));
+  Freeze(*rm.head);
+  return rm;
 }
 
 }  // namespace crucible::learner

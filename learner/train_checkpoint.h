@@ -41,9 +41,15 @@ absl::Status RestoreTrainCheckpoint(Trainer& trainer, const std::string& step_di
 
 // The frozen critic of a CodeRL run from a checkpoint written by `--algo critic` (a step
 // directory, or a checkpoint root whose newest step is taken): a backbone of its own (the
-// base at model_dir with the critic's adapter) and its outcome head, without gradients.
+// base at model_dir with the critic's adapter, or the step's model/ when every weight was
+// trained) and its outcome head, without gradients.
 absl::StatusOr<Critic> LoadFrozenCritic(const std::string& path, const std::string& model_dir,
                                         const model::ModelOptions& options);
+
+// The frozen Bradley-Terry reward model from a checkpoint written by `--algo rm`, found and
+// loaded the same way (its reward head from reward_head.safetensors).
+absl::StatusOr<RewardModel> LoadFrozenRewardModel(const std::string& path, const std::string& model_dir,
+                                                  const model::ModelOptions& options);
 
 }  // namespace crucible::learner
 

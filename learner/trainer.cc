@@ -151,6 +151,24 @@ absl::StatusOr<std::vector<double>> CriticPassProbabilities(
   return std::vector<double>(pass.data_ptr<double>(), pass.data_ptr<double>() + pass.numel());
 }
 
+absl::StatusOr<std::vector<double>> RewardModelScores(RewardModel& reward_model,
+                                                      const std::vector<std::vector<int32_t>>& prompts,
+                                                      const std::vector<std::vector<int32_t>>& completions) {
+  if (prompts.size() != completions.size()) {
+    return absl::InvalidArgumentError("RewardModelScores: as many prompts as completions");
+  }
+  Rows rows;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    if (completions[b].empty()) return absl::InvalidArgumentError("RewardModelScores: an empty completion");
+    rows.Add(prompts[b], completions[b]);
+  }
+  if (rows.prompts.empty()) return std::vector<double>{};
+  torch::NoGradGuard no_grad;
+  Forward f = RunForward(reward_model.model, rows, 1.0, false, /*want_logits=*/false);
+  torch::Tensor r = F32(reward_model.head(F32(f.hidden), f.last)).to(torch::kCPU).to(torch::kFloat64).contiguous();
+  return std::vector<double>(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
+}
+
 absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name) {
   static const std::map<std::string, Algorithm> kNames = {
       {"sft", Algorithm::kSft},       {"ppo", Algorithm::kPpo}, {"coderl", Algorithm::kCodeRl},

@@ -98,6 +98,20 @@ absl::StatusOr<std::vector<double>> CriticPassProbabilities(
     Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
     const std::vector<std::vector<int32_t>>& completions);
 
+// A frozen Bradley-Terry reward model (learner offline --algo rm): a backbone of its own
+// with its trained RewardHead.
+struct RewardModel {
+  model::CausalLm model{nullptr};
+  model::RewardHead head{nullptr};
+};
+
+// The reward model's score of each program: the RewardHead read at the sequence's last
+// token, as the rm step trains it. One batch, no gradients; every completion must hold at
+// least one token.
+absl::StatusOr<std::vector<double>> RewardModelScores(RewardModel& reward_model,
+                                                      const std::vector<std::vector<int32_t>>& prompts,
+                                                      const std::vector<std::vector<int32_t>>& completions);
+
 class Trainer {
  public:
   // `model` carries its LoRA adapters already; the heads the algorithm needs are created

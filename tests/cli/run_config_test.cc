@@ -131,6 +131,7 @@ TEST_CASE("config: the listed sections and keys are the interface", "[config]") 
                           "learner.keep_checkpoints",
                           "learner.weight_dtype",
                           "learner.critic",
+                          "learner.reward_model",
                           "learner.rl_weight",
                           "learner.ce_weight",
                           "learner.rest_threshold",

@@ -11,6 +11,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <set>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -175,6 +178,45 @@ TEST_CASE("crucible eval: shapes, determinism, resume, recompute", "[eval][integ
     json r = ReadJson(b + "/report.json")["rerank"];
     CHECK(r["score"] == "critic_score");
     CHECK(r["unscored"] == 0);
+  }
+
+  SECTION("--reward-model scores every sample with a trained Bradley-Terry reward model") {
+    // Pairs from the eval's own judged samples: a passing program over a failing one, else
+    // any two different programs (the scores only need to exist and rank).
+    std::string data;
+    for (size_t i = 0; i + 1 < lines.size(); i += 2) {
+      const json a = json::parse(lines[i]), b = json::parse(lines[i + 1]);
+      json pair = {{"prompt", "# Problem\n"}, {"chosen", a["program"]}, {"rejected", b["program"]}};
+      absl::StrAppend(&data, pair.dump(-1, ' ', false, json::error_handler_t::replace), "\n");
+    }
+    REQUIRE(WriteFileAtomic(dir->path() + "/pairs.jsonl", data).ok());
+    const std::string rm = dir->path() + "/rm";
+    ProcessResult trained = Run({"learner", "offline", "--algo", "rm", "--data", dir->path() + "/pairs.jsonl",
+                                 "--model", model, "--checkpoint", rm, "--steps", "2", "--batch-size", "2"});
+    REQUIRE(trained.exit_code == 0);
+    ProcessResult scored = Run(EvalArgs(model, b, {"--reward-model", rm, "--search", "rerank",
+                                                   "--rerank-score", "reward_model_score"}));
+    INFO(scored.stderr_data);
+    REQUIRE(scored.exit_code == 0);
+    std::vector<std::string> with = absl::StrSplit(Read(b + "/samples.jsonl"), '\n', absl::SkipEmpty());
+    REQUIRE(with.size() == lines.size());
+    std::set<double> distinct;
+    for (size_t i = 0; i < with.size(); ++i) {
+      json s = json::parse(with[i]);
+      REQUIRE(s.contains("reward_model_score"));
+      CHECK(std::isfinite(s["reward_model_score"].get<double>()));
+      distinct.insert(s["reward_model_score"].get<double>());
+      CHECK_FALSE(s.contains("critic_score"));
+      CHECK(s["program"] == json::parse(lines[i])["program"]);
+    }
+    CHECK(distinct.size() > 1);  // a score of the program, not a constant
+    json r = ReadJson(b + "/report.json")["rerank"];
+    CHECK(r["score"] == "reward_model_score");
+    CHECK(r["unscored"] == 0);
+    // Not a reward model: a directory without a checkpoint.
+    ProcessResult missing = Run(EvalArgs(model, dir->path() + "/x", {"--reward-model", dir->path() + "/none"}));
+    CHECK(missing.exit_code != 0);
+    CHECK(absl::StrContains(missing.stderr_data, "no reward model checkpoint"));
   }
 
   SECTION("bad flags and files are errors") {

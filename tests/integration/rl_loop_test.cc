@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
@@ -301,6 +302,63 @@ TEST_CASE("SIGTERM to crucible run stops everything cleanly, with a checkpoint",
   CheckNoProcessLeft(r);
 }
 
+// PPO with a learned reward model (IotaCode's SFT + PPO + RM): a Bradley-Terry model trained
+// offline on the same base scores every trajectory, on two ranks that each score their share.
+TEST_CASE("PPO trains on a reward model's scores; verdicts stay in the metrics", "[integration][rl]") {
+  absl::StatusOr<ScopedTempDir> dir = ScopedTempDir::Create(TempRoot(), "rl-rm");
+  REQUIRE(dir.ok());
+  const std::string base = dir->path() + "/base", rm = dir->path() + "/rm", pairs = dir->path() + "/pairs.jsonl";
+  absl::StatusOr<ProcessResult> init =
+      RunProcess({Crucible(), "model", "init", "--config", absl::StrCat(CRUCIBLE_SOURCE_DIR, "/data/models/tiny.json"),
+                  "--out", base, "--seed", "7"},
+                 "", std::chrono::minutes(1));
+  REQUIRE(init.ok());
+  REQUIRE(init->exit_code == 0);
+  std::string data;
+  for (int i = 0; i < 8; ++i) {
+    absl::StrAppend(&data, json{{"prompt", absl::StrCat("# Problem ", i, "\n")},
+                                {"chosen", "print(sum(map(int, input().split())))\n"},
+                                {"rejected", absl::StrCat("print(", i, ")\n")}}.dump(), "\n");
+  }
+  REQUIRE(WriteFile(pairs, data).ok());
+  absl::StatusOr<ProcessResult> trained =
+      RunProcess({Crucible(), "learner", "offline", "--algo", "rm", "--data", pairs, "--model", base, "--checkpoint",
+                  rm, "--steps", "3", "--batch-size", "4", "--lora-rank", "4"},
+                 "", std::chrono::minutes(2));
+  REQUIRE(trained.ok());
+  INFO(trained->stderr_data);
+  REQUIRE(trained->exit_code == 0);
+
+  const std::string config = absl::StrReplaceAll(
+      TestConfig(/*learner_ranks=*/2, /*steps=*/3),
+      {{"  init_tokenizer: \"\"\n", absl::StrCat("  init_tokenizer: \"\"\n  path: ", base, "\n")},
+       {"learner:\n", absl::StrCat("learner:\n  reward_model: ", rm, "\n")}});
+  Run r = StartRun(config);
+  const int code = r.Wait(absl::Minutes(4));
+  INFO(r.Output());
+  REQUIRE(code == 0);
+  CheckBooks(r.Summary());
+  const std::vector<json> metrics = r.Metrics();
+  REQUIRE(metrics.size() == 3);
+  for (const json& m : metrics) {
+    INFO(m.dump());
+    REQUIRE(m.contains("rm_reward_mean"));
+    CHECK(std::isfinite(m["rm_reward_mean"].get<double>()));
+    CHECK(m["rm_reward_mean"].get<double>() != 0.0);
+    CHECK(m.contains("reward_mean"));  // the verdicts' mean, as without a reward model
+    CHECK(m.contains("pass_rate"));
+  }
+  CheckNoProcessLeft(r);
+
+
+  // A reward model is for ppo, and must exist.
+  Run rest = StartRun(absl::StrReplaceAll(config, {{"learner:\n", "learner:\n  algorithm: rest\n"}}));
+  CHECK(rest.Wait(absl::Minutes(2)) != 0);
+  CHECK(absl::StrContains(ReadFile(rest.Path("logs/learner-0.log")).value_or(""), "a reward model is for ppo"));
+  Run missing = StartRun(absl::StrReplaceAll(config, {{rm, dir->path() + "/no-such-rm"}}));
+  CHECK(missing.Wait(absl::Minutes(2)) != 0);
+  CHECK(absl::StrContains(ReadFile(missing.Path("logs/learner-0.log")).value_or(""), "no reward model checkpoint"));
+}
 
 // Eight single-stage integer problems of the curriculum's training split ("add 5, print the
 // result"), one per kind, in file order.

@@ -17,11 +17,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
+#include "common/model/model_cli.h"
 #include "common/model/safetensors.h"
 #include "common/subprocess.h"
 #include "common/tokenizer.h"
 #include "learner/data.h"
 #include "learner/objectives.h"
+#include "learner/train_checkpoint.h"
 #include "nlohmann/json.hpp"
 #include "tests/learner/launch.h"
 
@@ -443,6 +445,60 @@ TEST_CASE("checkpoints: only the newest K, no temporaries, a PEFT adapter the mo
   INFO(coderl.stderr_data);
   CHECK(coderl.exit_code == 0);
   CHECK(Lines(coderl.stdout_data).size() == 2);
+}
+
+TEST_CASE("reward model: trained with --algo rm, loaded frozen, it ranks chosen over rejected", "[learner]") {
+  Workspace& w = Shared();
+  const std::string ck = w.dir.path() + "/rm";
+  ProcessResult r = Run(Offline("rm", w.preferences, ck, {"--steps", "25", "--save-every", "25"}));
+  INFO(r.stderr_data);
+  REQUIRE(r.exit_code == 0);
+  CHECK(::access((ck + "/step-00000025/reward_head.safetensors").c_str(), R_OK) == 0);
+
+  absl::StatusOr<RewardModel> rm = LoadFrozenRewardModel(ck, w.model, model::ModelOptions{});
+  REQUIRE(rm.ok());
+  for (auto& p : rm->model->parameters()) CHECK_FALSE(p.requires_grad());
+  auto tokenizer = Tokenizer::Load(model::DefaultTokenizerFor(w.model));
+  REQUIRE(tokenizer.ok());
+  std::vector<std::vector<int32_t>> prompts, chosen, rejected;
+  std::ifstream in(w.preferences);
+  for (std::string line; std::getline(in, line);) {
+    absl::StatusOr<Example> e = ParseExample(line, DataKind::kPreferences, **tokenizer);
+    REQUIRE(e.ok());
+    prompts.push_back(e->prompt);
+    chosen.push_back(e->completion);
+    rejected.push_back(e->rejected);
+  }
+  REQUIRE(prompts.size() == 12);
+  absl::StatusOr<std::vector<double>> good = RewardModelScores(*rm, prompts, chosen);
+  absl::StatusOr<std::vector<double>> bad = RewardModelScores(*rm, prompts, rejected);
+  REQUIRE(good.ok());
+  REQUIRE(bad.ok());
+  REQUIRE(good->size() == 12);
+  // The head the checkpoint trained, not a fresh one: every pair it learned is ordered.
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    INFO("pair " << i << ": " << (*good)[i] << " vs " << (*bad)[i]);
+    CHECK((*good)[i] > (*bad)[i]);
+  }
+  // A row's score does not depend on the batch it is padded into.
+  absl::StatusOr<std::vector<double>> alone = RewardModelScores(*rm, {prompts[3]}, {rejected[3]});
+  REQUIRE(alone.ok());
+  CHECK(std::abs((*alone)[0] - (*bad)[3]) < 1e-4);
+  // A step directory loads like the checkpoint root (its newest step).
+  absl::StatusOr<RewardModel> step = LoadFrozenRewardModel(ck + "/step-00000025", w.model, model::ModelOptions{});
+  REQUIRE(step.ok());
+  absl::StatusOr<std::vector<double>> again = RewardModelScores(*step, {prompts[3]}, {rejected[3]});
+  REQUIRE(again.ok());
+  CHECK((*again)[0] == (*alone)[0]);
+
+  CHECK(RewardModelScores(*rm, {prompts[0]}, {}).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(RewardModelScores(*rm, {prompts[0]}, {{}}).status().code() == absl::StatusCode::kInvalidArgument);
+  // A checkpoint without a reward head (a critic's) is not a reward model.
+  const std::string critic = w.dir.path() + "/critic-for-rm";
+  REQUIRE(Run(Offline("critic", w.trajectories, critic, {"--steps", "1"})).exit_code == 0);
+  CHECK_FALSE(LoadFrozenRewardModel(critic, w.model, model::ModelOptions{}).ok());
+  CHECK(LoadFrozenRewardModel(w.dir.path() + "/nothing-here", w.model, model::ModelOptions{}).status().code() ==
+        absl::StatusCode::kNotFound);
 }
 
 TEST_CASE("full-parameter SFT trains every weight and checkpoints a model directory that loads", "[learner]") {
