@@ -23,7 +23,7 @@ Design, in the order the pieces run (each lands in DIR and is reused when presen
    failing one, cycling through both lists so every sample is used; --pairs reference-fill also
    lets the reference solution be "chosen" where no sample passed), critic trajectories (the
    verdict as outcome, plus the sampled problems' references as `reference: true`), RM
-   Bradley-Terry pairs (higher reward over lower; written, not trained: see ppo_rm), and SFT
+   Bradley-Terry pairs (per problem, every sample over each with a lower reward), and SFT
    examples (every training problem's reference). Prompts are built as actors/prompt.cc
    builds them, from the resolved actors.prompt_template. Completions are the program plus
    the end-of-sequence token, as the warm start writes them: as text ending in the eos token's
@@ -39,9 +39,10 @@ Design, in the order the pieces run (each lands in DIR and is reused when presen
      grpo    crucible run, learner.algorithm=ppo, advantage grpo
      coderl  learner offline --algo critic on the critic data (S steps), then crucible run,
              learner.algorithm=coderl, learner.critic=<that checkpoint>, actors.greedy_baseline
-     ppo_rm  not run: rewards in the online loop come only from the judge's verdicts (learner/
-             online.cc, actors/actor.cc); nothing scores samples with a reward model, so the
-             table says "not available" instead of presenting PPO on verdicts under that name.
+     ppo_rm  learner offline --algo rm on the RM pairs (S steps: a Bradley-Terry reward model,
+             LoRA + reward head on the base, as IotaCode), then crucible run,
+             learner.algorithm=ppo, advantage rloo, learner.reward_model=<that checkpoint>:
+             the reward model's score is the reward; the judge's verdicts only measure
 5. Evaluation, uniform by construction: every number comes from `crucible eval` of
    DIR/warm/base (+ the method's adapter) on DIR/warm/heldout.jsonl, --n eval-n, --k 1,5
    (1 when eval-n < 5), temperature 0.8, the run config's max_new_tokens, prompt template and
@@ -78,10 +79,12 @@ OFFLINE_ALGO = {"sft": "sft", "dpo": "dpo", "orpo": "orpo"}
 RL_SETS = {
     "rest": ["learner.algorithm=rest"],
     "ppo": ["learner.algorithm=ppo", "learner.advantage=rloo"],
+    "ppo_rm": ["learner.algorithm=ppo", "learner.advantage=rloo"],
     "grpo": ["learner.algorithm=ppo", "learner.advantage=grpo"],
     "coderl": ["learner.algorithm=coderl", "actors.greedy_baseline=true"],
 }
-UNAVAILABLE = {"ppo_rm": "not available: the online learner has no reward-model scorer"}
+# Methods trained on the judged samples drawn once from the base (step 3).
+SAMPLE_METHODS = {"dpo", "orpo", "coderl", "ppo_rm"}
 EVAL_TEMPERATURE = 0.8
 SAMPLES_PER_PROBLEM = 8  # offline data: samples drawn per training problem
 BYTE_EOS = 257  # common/tokenizer.h ByteTokenizer::kEos
@@ -360,7 +363,7 @@ class Experiment:
         language = self.config("problems.language")
         d = self.out / "data"
         counts = {"sft": write_jsonl(d / "sft.jsonl", self._sft_rows(by_id.values(), language, encode))}
-        if set(self.args.methods) & {"dpo", "orpo", "coderl"}:
+        if set(self.args.methods) & SAMPLE_METHODS:
             groups = self._sample_groups()
             pairs, from_ref = self._pair_rows(groups, by_id, language, encode)
             counts.update(pairs=write_jsonl(d / "pairs.jsonl", pairs), pairs_reference_chosen=from_ref,
@@ -509,27 +512,33 @@ class Experiment:
         sets = self.from_base_sets(seed) + RL_SETS[method] + self.eval_sets()
         extra = {}
         if method == "coderl":
-            extra = self.train_critic(seed)
+            extra = self.train_aux("critic", "critic", seed)
             sets.append(f"learner.critic={extra['critic']}")
+        elif method == "ppo_rm":
+            extra = self.train_aux("rm", "reward_model", seed)
+            sets.append(f"learner.reward_model={extra['reward_model']}")
         rdir = mdir / "run"
         if not finished_run(rdir) or not has_key(rdir / "eval.json", "final"):
             self.sh(f"{method}-seed{seed}-run", self.run_argv(rdir, budget["steps"], sets))
         summary = read_json(rdir / "summary.json")
         numbers, eval_seconds = self.rl_eval(rdir, seed)
-        critic_seconds = extra.get("critic_seconds") or 0
-        return {**numbers, "train_seconds": summary["rl_seconds"] + critic_seconds,
-                "wall_seconds": summary["wall_seconds"] + critic_seconds + eval_seconds,
+        aux_seconds = extra.get("aux_seconds") or 0
+        return {**numbers, "train_seconds": summary["rl_seconds"] + aux_seconds,
+                "wall_seconds": summary["wall_seconds"] + aux_seconds + eval_seconds,
                 "adapter": str(rdir / "final"), "steps": summary["steps"],
                 "books": summary.get("books"), "run_dir": str(rdir), **extra}
 
-    def train_critic(self, seed):
+    def train_aux(self, data_name, key, seed):
+        """The model an RL method reads (coderl's critic, ppo_rm's reward model): learner
+        offline --algo <data_name> on data/<data_name>.jsonl for S steps from the base."""
         counts = self.data()
-        if counts["critic"] == 0:
-            raise StepFailed("no critic examples in data/critic.jsonl", str(self.out / "data"))
-        ckpt = self.method_dir("coderl", seed) / "critic"
-        _, seconds = self.train_offline("critic", self.out / "data" / "critic.jsonl", ckpt, seed,
-                                        f"coderl-seed{seed}-critic")
-        return {"critic": str(ckpt), "critic_seconds": seconds}
+        if counts[data_name] == 0:
+            raise StepFailed(f"no examples in data/{data_name}.jsonl", str(self.out / "data"))
+        method = "coderl" if data_name == "critic" else "ppo_rm"
+        ckpt = self.method_dir(method, seed) / key
+        _, seconds = self.train_offline(data_name, self.out / "data" / f"{data_name}.jsonl", ckpt, seed,
+                                        f"{method}-seed{seed}-{key}")
+        return {key: str(ckpt), "aux_seconds": seconds}
 
     def rl_eval(self, rdir, seed):
         """eval.json "final" when its settings are the table's, else the table's own eval."""
@@ -623,8 +632,6 @@ def diff_cell(row, ref):
 
 
 def table_row(name, row, base, sft):
-    if "unavailable" in row:
-        return f"| {name} | — | — | — | — | — | — | — | {row['unavailable']} |"
     if row["seeds_ok"] == 0:
         return f"| {name} | — | — | — | — | — | — | — | failed: {row['failures']} |"
     vs_base = "—" if name == "base" else diff_cell(row, base)
@@ -663,19 +670,21 @@ def footer(info):
         "",
         f"Budget: {b.get('steps')} learner steps × batch {b.get('batch_size')} = "
         f"{b.get('samples')} judged samples per method ({budget_source(b)}). RL methods sample "
-        "them online; dpo/orpo/coderl's critic train on the same number sampled once from the "
+        "them online; dpo/orpo, coderl's critic and ppo_rm's reward model train on the same "
+        "number sampled once from the "
         f"base ({s.get('count', 'n/a')} samples on {s.get('problems', 'n/a')} training problems, "
         f"{fmt_seconds(s.get('seconds'))}, not in the rows' times); sft trains the same number "
         f"of steps on {d.get('sft', 'n/a')} reference solutions. Pairs: {d.get('pairs', 'n/a')} "
         f"(--pairs {info['pairs']}; reference as chosen: {d.get('pairs_reference_chosen', 0)}); "
         f"critic examples: "
-        f"{d.get('critic', 'n/a')}; RM pairs written, not trained: {d.get('rm', 'n/a')}.",
+        f"{d.get('critic', 'n/a')}; reward-model (Bradley-Terry) pairs: {d.get('rm', 'n/a')}.",
         "",
         f"Samples trained by the RL runs (books, per seed): {per_method(info['rl_trained'])}; "
         "produced by their actors, including what was in flight or queued at the end: "
         f"{per_method(info['rl_produced'])}.",
         "",
-        "train s: RL = the loop's rl_seconds (coderl adds its critic's training); offline = "
+        "train s: RL = the loop's rl_seconds (coderl adds its critic's training, ppo_rm its "
+        "reward model's); offline = "
         "the `learner offline` run; base = the warm start. wall s: everything the method ran "
         "(RL: the whole `crucible run` including its start and held-out eval; offline: "
         "training + eval; base: the warm run, or its eval for a seed the warm run did not use).",
@@ -789,10 +798,6 @@ def parse_args(argv):
 def collect(exp, methods, seeds):
     results = {}
     for method in ["base"] + methods:
-        if method in UNAVAILABLE:
-            results[method] = {"unavailable": UNAVAILABLE[method]}
-            print(f"[table1] {method}: {UNAVAILABLE[method]}", flush=True)
-            continue
         results[method] = {str(s): exp.run_method(method, s) for s in seeds}
     return results
 
@@ -800,9 +805,6 @@ def collect(exp, methods, seeds):
 def summaries(results):
     rows = {}
     for method, per_seed in results.items():
-        if "unavailable" in per_seed:
-            rows[method] = per_seed
-            continue
         rows[method] = summarize(per_seed)
         rows[method]["pairs"] = next((r["pairs"] for r in per_seed.values() if "pairs" in r), None)
         failed = [f"seed {s}: {r.get('error')}" + (f" ({r['log']})" if r.get("log") else "")
@@ -840,7 +842,7 @@ def main(argv):
         sys.exit(f"[table1] the warm start failed ({e.log}); nothing can run without it")
     results = collect(exp, args.methods, seeds)
     rows = summaries(results)
-    samples = safe(exp.samples) if set(args.methods) & {"dpo", "orpo", "coderl"} else None
+    samples = safe(exp.samples) if set(args.methods) & SAMPLE_METHODS else None
     info = {"budget": safe(exp.budget) or {}, "data": safe(exp.data),
             "samples": samples and {"count": len(samples["rows"]), "seconds": samples["seconds"],
                                     "problems": len(samples["problem_ids"]),
