@@ -195,6 +195,7 @@ class Cluster {
   absl::Status PlanProcesses();
   absl::Status Start(Process& p);
   void WriteClusterFiles();
+  std::string DiscoveryFile() const;  // ports.prometheus_targets_dir/<run id>.json
   void Signal(Role role, int sig);
   bool WaitRole(Role role, absl::Duration timeout);
   void KillAll();
@@ -686,6 +687,15 @@ void Cluster::WriteClusterFiles() {
   }
   (void)WriteFileAtomic(dir_ + "/cluster.json", json({{"run_id", run_id_}, {"processes", processes}}).dump(2) + "\n");
   (void)WriteFileAtomic(dir_ + "/prometheus_targets.json", targets.dump(2) + "\n");
+  if (!c_.ports.prometheus_targets_dir.empty()) {
+    // Discovery for a Prometheus watching every run: <dir>/<run id>.json while this runs.
+    (void)MakeDirs(c_.ports.prometheus_targets_dir);
+    (void)WriteFileAtomic(DiscoveryFile(), targets.dump(2) + "\n");
+  }
+}
+
+std::string Cluster::DiscoveryFile() const {
+  return absl::StrCat(c_.ports.prometheus_targets_dir, "/", run_id_, ".json");
 }
 
 void Cluster::Signal(Role role, int sig) {
@@ -781,6 +791,8 @@ void Cluster::Progress(bool final_line) {
 int Cluster::Finish(int code) {
   if (rl_end_ == absl::InfiniteFuture()) Progress(true);
   KillAll();
+  // A run that ended is no target: Prometheus would report its processes down.
+  if (!c_.ports.prometheus_targets_dir.empty()) (void)::unlink(DiscoveryFile().c_str());
   json books = json::object();
   json learner_books;
   {
@@ -951,6 +963,7 @@ int Cluster::Run() {
   }
   Signal(Role::kJudge, SIGTERM);
   if (!WaitRole(Role::kJudge, absl::Seconds(10))) KillAll();
+  if (!c_.ports.prometheus_targets_dir.empty()) (void)::unlink(DiscoveryFile().c_str());
   rl_end_ = absl::Now();
   Progress(true);
   if (code == 0 && !Stopping()) {

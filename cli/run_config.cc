@@ -635,6 +635,11 @@ const std::vector<KeySpec>& Schema() {
       Key("ports.base", &C::ports, &C::Ports::base,
           "First of consecutive ports for the services; 0 = free ports chosen at start.",
           Between(0, 65535)),
+      Key("ports.prometheus_targets_dir", &C::ports, &C::Ports::prometheus_targets_dir,
+          "Directory a Prometheus discovers runs in (deploy/prometheus/prometheus.yml reads "
+          "<dir>/*.json): the run's targets are also written there as <run id>.json while it "
+          "runs, and removed when it ends; \"\" = only the run directory's "
+          "prometheus_targets.json."),
       // eval
       Key("eval.problems_file", &C::eval, &C::Eval::problems_file,
           "Held-out problems (JSONL) the base and the final policy are evaluated on after the "

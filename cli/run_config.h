@@ -126,6 +126,7 @@ struct RunConfig {
   struct Ports {
     std::string bind_address = "127.0.0.1";
     int base = 0;  // 0 = free ports chosen at start
+    std::string prometheus_targets_dir;  // "" = only <run dir>/prometheus_targets.json
   };
   struct Eval {
     std::string problems_file = "data/curriculum/heldout.jsonl";  // "" = no evaluation

@@ -228,8 +228,14 @@ JudgeServiceImpl::JudgeServiceImpl(::crucible::Judge* judge, JudgeServiceOptions
       .Register(*metrics_)
       .Add({})
       .Set(options_.workers);
-  // Series without labels are exported from the start, at zero.
+  // Series without labels are exported from the start, at zero; so are the per-language
+  // latency histograms (a panel or rate() over a language nobody has submitted yet reads
+  // zeros, not "no data").
   sandbox_errors_.Add({});
+  for (const std::string& language : judge_ != nullptr ? judge_->languages().Names() : std::vector<std::string>{}) {
+    latency_.Add({{"language", language}}, LatencyBucketsSeconds());
+    test_run_.Add({{"language", language}}, LatencyBucketsSeconds());
+  }
   for (int slot = 0; slot < options_.workers; ++slot) {
     workers_.emplace_back([this, slot] { WorkerLoop(slot); });
   }

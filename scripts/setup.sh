@@ -13,6 +13,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread libgloo-dev
   python3-torch python3-numpy
   chromium  # renders report.html in tests/cli/run_report_test.cc
+  prometheus  # promtool and a real server for tests/deploy (never started as a service)
 )
 
 missing=()
@@ -26,8 +27,32 @@ if ((${#missing[@]})); then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
+  # Installing must not start services (prometheus's stock server would listen on a
+  # public port): invoke-rc.d asks policy-rc.d, and 101 means "not allowed".
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# crucible setup: no service starts during package installs.\nexit 101\n' |
+      $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+  fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node (for the dashboards' schema check, tests/deploy): the machine's own when it has one
+# (npm included), else Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs npm"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+# @grafana/schema and the JSON Schema tools, pinned by package-lock.json (npm registry).
+SCHEMA_DIR=deploy/grafana/schema
+if [ ! -f "$SCHEMA_DIR/node_modules/.package-lock.json" ] ||
+   [ "$SCHEMA_DIR/package-lock.json" -nt "$SCHEMA_DIR/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in $SCHEMA_DIR"
+  (cd "$SCHEMA_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 if [ "${1:-}" = "--no-build" ]; then exit 0; fi

@@ -146,6 +146,7 @@ TEST_CASE("config: the listed sections and keys are the interface", "[config]") 
                           "rewards.ok",
                           "ports.bind_address",
                           "ports.base",
+                          "ports.prometheus_targets_dir",
                           "eval.problems_file",
                           "eval.samples_per_problem",
                           "eval.temperature",
