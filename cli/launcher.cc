@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -13,7 +14,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <tuple>
 #include <filesystem>
 #include <map>
 #include <fstream>
@@ -44,6 +47,16 @@ using nlohmann::json;
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
+// The executable `name` on PATH, as execve needs it.
+absl::StatusOr<std::string> FindInPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':', absl::SkipEmpty())) {
+    const std::string candidate = absl::StrCat(dir, "/", name);
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return absl::NotFoundError(absl::StrCat(name, " is not on PATH"));
+}
+
 // A free TCP port on the loopback interface (bound, read back, released).
 absl::StatusOr<int> FreePort(const std::string& address) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -72,7 +85,18 @@ std::string ScrapeMetrics(const std::string& address, int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
+  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
+    // A node name (supervisor.launcher srun): its first IPv4 address.
+    addrinfo hints{}, *found = nullptr;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (::getaddrinfo(address.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+      ::close(fd);
+      return "";
+    }
+    addr.sin_addr = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
+    ::freeaddrinfo(found);
+  }
   std::string out;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
     const std::string request = absl::StrCat("GET /metrics HTTP/1.0\r\nHost: ", address, "\r\n\r\n");
@@ -122,6 +146,10 @@ struct Process {
   std::vector<std::string> env;  // added to the launcher's environment
   std::string log;
   int grpc_port = 0, metrics_port = 0;
+  // supervisor.launcher srun: the Slurm node and job component it runs on ("": the
+  // first of supervisor.gpu_nodes), and the address others reach it at. Local: "".
+  std::string node, address;
+  int het_group = -1;
   pid_t pid = -1;
   int restarts = 0;
   bool finished = false;         // exited 0 at the end of the run: not restarted
@@ -205,11 +233,15 @@ class Cluster {
   absl::StatusOr<json> Evaluate(const std::string& name, const std::string& adapter);
   absl::Status EvaluateRun();
   absl::StatusOr<int> RunChildToEnd(Process p, absl::Duration timeout);
+  // The process as it is started: its own argv locally; with supervisor.launcher srun, an
+  // srun step on its node.
+  Process Placed(const Process& p) const;
   bool Stopping() const { return o_.stop != nullptr && o_.stop->load(); }
 
   const LaunchOptions& o_;
   RunConfig c_;
   std::string dir_, logs_, run_id_, model_dir_, init_adapter_;
+  std::string srun_;  // supervisor.launcher srun: the srun executable
   std::map<std::string, std::string> heldout_source_;  // held-out problem id -> its source
   json eval_ = json::object();                         // eval.json
   std::vector<Process> procs_;
@@ -231,6 +263,14 @@ absl::Status Cluster::Prepare() {
   if (absl::Status s = MakeDirs(dir_); !s.ok()) return s;
   logs_ = dir_ + "/logs";
   if (absl::Status s = MakeDirs(logs_); !s.ok()) return s;
+  if (c_.supervisor.launcher == "srun") {
+    absl::StatusOr<std::string> path = FindInPath("srun");
+    if (!path.ok()) return absl::InvalidArgumentError(absl::StrCat("supervisor.launcher srun: ", path.status().message()));
+    if (std::getenv("SLURM_JOB_ID") == nullptr) {
+      return absl::InvalidArgumentError("supervisor.launcher srun runs inside a Slurm job (deploy/slurm/crucible.sbatch)");
+    }
+    srun_ = *path;
+  }
   // The run id belongs to the directory: a second invocation continues the same run.
   const std::string id_file = dir_ + "/run_id";
   if (Exists(id_file)) {
@@ -259,8 +299,34 @@ absl::Status Cluster::Prepare() {
   return WriteFileAtomic(dir_ + "/config.yaml", RunConfigToYaml(c_));
 }
 
+// A node of supervisor.judge_nodes / gpu_nodes: "name" or "name@address".
+std::pair<std::string, std::string> NodeAndAddress(const std::string& entry) {
+  const size_t at = entry.find('@');
+  if (at == std::string::npos) return {entry, entry};
+  return {entry.substr(0, at), entry.substr(at + 1)};
+}
+
+Process Cluster::Placed(const Process& p) const {
+  if (c_.supervisor.launcher != "srun") return p;
+  Process placed = p;
+  std::string node = p.node;
+  int group = p.het_group;
+  if (node.empty()) {
+    node = NodeAndAddress(c_.supervisor.gpu_nodes.at(0)).first;
+    group = c_.supervisor.gpu_het_group;
+  }
+  // One task on one node, sharing the allocation's CPUs with the other steps (--overlap);
+  // srun forwards SIGTERM to the task and exits with its status, so supervision is the same.
+  placed.argv = {srun_, "--nodes=1", "--ntasks=1", "--nodelist=" + node, "--overlap", "--quiet",
+                 absl::StrCat("--job-name=crucible-", RoleName(p.role), "-", p.index)};
+  if (group >= 0) placed.argv.push_back(absl::StrCat("--het-group=", group));
+  placed.argv.push_back("--");
+  placed.argv.insert(placed.argv.end(), p.argv.begin(), p.argv.end());
+  return placed;
+}
+
 absl::StatusOr<int> Cluster::RunChildToEnd(Process p, absl::Duration timeout) {
-  absl::StatusOr<pid_t> pid = SpawnChild(p);
+  absl::StatusOr<pid_t> pid = SpawnChild(Placed(p));
   if (!pid.ok()) return pid.status();
   const absl::Time deadline = absl::Now() + timeout;
   int status = 0;
@@ -578,6 +644,19 @@ absl::Status Cluster::EvaluateRun() {
 
 absl::Status Cluster::PlanProcesses() {
   const std::string& host = c_.ports.bind_address;
+  const bool srun = c_.supervisor.launcher == "srun";
+  // Where process k of a role runs, and the address others reach it at.
+  auto place = [&](Process& p, const std::vector<std::string>& nodes, size_t k, int group) {
+    if (!srun) {
+      p.address = host;
+      return;
+    }
+    std::tie(p.node, p.address) = NodeAndAddress(nodes[k % nodes.size()]);
+    p.het_group = group;
+  };
+  const std::vector<std::string>& gpu = c_.supervisor.gpu_nodes;
+  const int ranks_per_node =
+      srun ? (c_.learner.ranks + static_cast<int>(gpu.size()) - 1) / static_cast<int>(gpu.size()) : c_.learner.ranks;
   int next_fixed = c_.ports.base;
   auto port = [&]() -> absl::StatusOr<int> {
     if (next_fixed > 0) return next_fixed++;
@@ -595,21 +674,25 @@ absl::Status Cluster::PlanProcesses() {
       if (!m.ok()) return m.status();
       p.grpc_port = *g;
       p.metrics_port = *m;
+      place(p, c_.supervisor.judge_nodes, static_cast<size_t>(i), c_.supervisor.judge_het_group);
       p.argv = {o_.judge_binary, "serve", "--host=" + host, absl::StrCat("--port=", p.grpc_port),
                 absl::StrCat("--metrics_port=", p.metrics_port), absl::StrCat("--workers=", c_.judges.workers),
                 absl::StrCat("--name=judge-", i)};
-      judge_endpoints.push_back(absl::StrCat(host, ":", p.grpc_port));
+      judge_endpoints.push_back(absl::StrCat(p.address, ":", p.grpc_port));
       procs_.push_back(std::move(p));
     }
   }
   absl::StatusOr<int> learner_port = port(), master_port = port();
   if (!learner_port.ok()) return learner_port.status();
   if (!master_port.ok()) return master_port.status();
-  const std::string learner_endpoint = absl::StrCat(host, ":", *learner_port);
+  Process rank0;
+  place(rank0, gpu, 0, c_.supervisor.gpu_het_group);
+  const std::string learner_endpoint = absl::StrCat(rank0.address, ":", *learner_port);
   for (int r = 0; r < c_.learner.ranks; ++r) {
     Process p;
     p.role = Role::kLearner;
     p.index = r;
+    place(p, gpu, static_cast<size_t>(r / ranks_per_node), c_.supervisor.gpu_het_group);
     if (r == 0) {
       p.grpc_port = *learner_port;
       absl::StatusOr<int> m = port();
@@ -622,8 +705,9 @@ absl::Status Cluster::PlanProcesses() {
       p.argv.push_back(absl::StrCat("--metrics-port=", p.metrics_port));
     }
     if (!init_adapter_.empty()) p.argv.push_back("--init-adapter=" + init_adapter_);
-    p.env = {absl::StrCat("RANK=", r), absl::StrCat("WORLD_SIZE=", c_.learner.ranks), absl::StrCat("LOCAL_RANK=", r),
-             absl::StrCat("LOCAL_WORLD_SIZE=", c_.learner.ranks), "MASTER_ADDR=127.0.0.1",
+    p.env = {absl::StrCat("RANK=", r), absl::StrCat("WORLD_SIZE=", c_.learner.ranks),
+             absl::StrCat("LOCAL_RANK=", r % ranks_per_node), absl::StrCat("LOCAL_WORLD_SIZE=", ranks_per_node),
+             "MASTER_ADDR=" + (srun ? rank0.address : std::string("127.0.0.1")),
              absl::StrCat("MASTER_PORT=", *master_port), "CRUCIBLE_THREADS=1"};
     procs_.push_back(std::move(p));
   }
@@ -634,6 +718,7 @@ absl::Status Cluster::PlanProcesses() {
     absl::StatusOr<int> m = port();
     if (!m.ok()) return m.status();
     p.metrics_port = *m;
+    place(p, gpu, static_cast<size_t>(i), c_.supervisor.gpu_het_group);
     p.argv = {o_.crucible_binary,
               "actor",
               "--config=" + config,
@@ -658,7 +743,7 @@ absl::Status Cluster::Start(Process& p) {
     log << "---- crucible run: starting " << RoleName(p.role) << " " << p.index << " (start " << p.restarts + 1
         << "): " << absl::StrJoin(p.argv, " ") << "\n";
   }
-  absl::StatusOr<pid_t> pid = SpawnChild(p);
+  absl::StatusOr<pid_t> pid = SpawnChild(Placed(p));
   if (!pid.ok()) return pid.status();
   p.pid = *pid;
   WriteClusterFiles();
@@ -674,10 +759,11 @@ void Cluster::WriteClusterFiles() {
                          {"pid", p.pid},
                          {"grpc_port", p.grpc_port},
                          {"metrics_port", p.metrics_port},
+                         {"node", p.node},
                          {"restarts", p.restarts},
                          {"log", p.log}});
     if (p.metrics_port > 0) {
-      targets.push_back({{"targets", {absl::StrCat(c_.ports.bind_address, ":", p.metrics_port)}},
+      targets.push_back({{"targets", {absl::StrCat(p.address, ":", p.metrics_port)}},
                          {"labels",
                           {{"job", absl::StrCat("crucible-", RoleName(p.role))},
                            {"role", RoleName(p.role)},
@@ -762,7 +848,7 @@ void Cluster::Progress(bool final_line) {
   double samples = 0;
   for (const Process& p : procs_) {
     if (p.role == Role::kActor && p.pid > 0) {
-      samples += MetricSum(ScrapeMetrics(c_.ports.bind_address, p.metrics_port), "crucible_actor_samples_total");
+      samples += MetricSum(ScrapeMetrics(p.address, p.metrics_port), "crucible_actor_samples_total");
     }
   }
   if (samples > 0) samples_seen_ = std::max(samples_seen_, samples);

@@ -665,6 +665,22 @@ const std::vector<KeySpec>& Schema() {
           Positive()),
       Key("supervisor.progress_interval_s", &C::supervisor, &C::Supervisor::progress_interval_s,
           "Seconds between progress lines.", Positive()),
+      Key("supervisor.launcher", &C::supervisor, &C::Supervisor::launcher,
+          "How processes start: local (children of crucible run) or srun (each a step of the "
+          "Slurm job crucible run runs in, on the nodes below; deploy/slurm/crucible.sbatch).",
+          OneOf({"local", "srun"})),
+      Key("supervisor.judge_nodes", &C::supervisor, &C::Supervisor::judge_nodes,
+          "srun: the Slurm nodes judges run on, round robin, as name or name@address (the "
+          "address others connect to; default the name)."),
+      Key("supervisor.gpu_nodes", &C::supervisor, &C::Supervisor::gpu_nodes,
+          "srun: the Slurm nodes of learner ranks (in blocks, rank 0 first), actors (round "
+          "robin), the warm start and evaluations, as name or name@address."),
+      Key("supervisor.judge_het_group", &C::supervisor, &C::Supervisor::judge_het_group,
+          "srun: the heterogeneous job component of judge_nodes; -1 = not a heterogeneous job.",
+          AtLeast(-1)),
+      Key("supervisor.gpu_het_group", &C::supervisor, &C::Supervisor::gpu_het_group,
+          "srun: the heterogeneous job component of gpu_nodes; -1 = not a heterogeneous job.",
+          AtLeast(-1)),
   };
   return *schema;
 }
@@ -765,6 +781,19 @@ const std::vector<Rule>& Rules() {
          if (c.judges.local_count >= 1 || !c.judges.endpoints.empty()) return "";
          return "judges.local_count is 0 and judges.endpoints is []: no judge would run the "
                 "programs";
+       }},
+      {{"supervisor.launcher", "supervisor.gpu_nodes", "supervisor.judge_nodes", "ports.base"},
+       [](const RunConfig& c) -> std::string {
+         if (c.supervisor.launcher != "srun") return "";
+         if (c.supervisor.gpu_nodes.empty()) return "supervisor.launcher srun needs supervisor.gpu_nodes";
+         if (c.judges.endpoints.empty() && c.judges.local_count > 0 && c.supervisor.judge_nodes.empty()) {
+           return "supervisor.launcher srun starts judges on supervisor.judge_nodes, which is []";
+         }
+         if (c.ports.base == 0) {
+           return "supervisor.launcher srun needs fixed ports (ports.base > 0): free ports cannot be "
+                  "chosen on other nodes";
+         }
+         return "";
        }},
       {{"supervisor.backoff_max_ms", "supervisor.backoff_initial_ms"},
        [](const RunConfig& c) -> std::string {

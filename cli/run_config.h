@@ -140,6 +140,13 @@ struct RunConfig {
     int64_t backoff_max_ms = 10000;
     double drain_timeout_s = 60.0;
     double progress_interval_s = 2.0;
+    // Where the processes run: "local" (children of the launcher) or "srun" (each one a
+    // step of the launcher's Slurm job, on a node of these lists; "name" or "name@address").
+    std::string launcher = "local";
+    std::vector<std::string> judge_nodes;  // judges, round robin
+    std::vector<std::string> gpu_nodes;    // learner ranks (in blocks), actors (round robin), warm start, eval
+    int judge_het_group = -1;              // the heterogeneous job's component; -1: not one
+    int gpu_het_group = -1;
   };
 
   Run run;

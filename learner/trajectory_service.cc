@@ -136,6 +136,8 @@ struct TrajectoryServiceImpl::StreamState {
               grpc::ServerReaderWriter<v1::TrajectoryAck, v1::TrajectoryUpload>* stream)
       : context(context), stream(stream) {}
 
+  bool sent_final = false;  // under the service's mu_
+
   bool Write(const v1::TrajectoryAck& ack) {
     absl::MutexLock lock(&write_mu);
     if (!writable) return false;
@@ -253,6 +255,10 @@ grpc::Status TrajectoryServiceImpl::Stream(
   grpc::Status status = ServeStream(state);
   state->CloseWrites();
   absl::MutexLock lock(&mu_);
+  if (state->sent_final) {
+    --open_final_streams_;
+    cv_.SignalAll();
+  }
   streams_.erase(state);
   auto it = actor_streams_.find(state->key);
   if (it != actor_streams_.end() && it->second == state) actor_streams_.erase(it);
@@ -311,6 +317,10 @@ grpc::Status TrajectoryServiceImpl::ServeStream(const std::shared_ptr<StreamStat
         absl::MutexLock lock(&mu_);
         // A Final repeated after a reconnect replaces the first: counts are not summed.
         finals_[state->key] = upload.final().produced();
+        if (!state->sent_final) {
+          state->sent_final = true;
+          ++open_final_streams_;
+        }
         cv_.SignalAll();
         UpdateMetricsLocked();
         break;
@@ -705,10 +715,17 @@ void TrajectoryServiceImpl::RequestStop() {
 absl::Status TrajectoryServiceImpl::WaitForFinals(int expected_actors, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&mu_);
-  while (static_cast<int>(finals_.size()) < expected_actors) {
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<int>(finals_.size()) >= expected_actors && open_final_streams_ == 0;
+  };
+  while (!done()) {
     if (closed_) return absl::CancelledError("the trajectory service was closed");
-    if (cv_.WaitWithDeadline(&mu_, deadline) &&
-        static_cast<int>(finals_.size()) < expected_actors) {
+    if (cv_.WaitWithDeadline(&mu_, deadline) && !done()) {
+      if (static_cast<int>(finals_.size()) >= expected_actors) {
+        return absl::DeadlineExceededError(absl::StrCat(open_final_streams_,
+                                                        " actor stream(s) did not end after their Final within ",
+                                                        absl::FormatDuration(timeout)));
+      }
       return absl::DeadlineExceededError(absl::StrCat(finals_.size(), " of ", expected_actors,
                                                       " actors sent Final within ",
                                                       absl::FormatDuration(timeout)));

@@ -119,7 +119,10 @@ class TrajectoryServiceImpl final : public v1::TrajectoryService::Service {
 
   // Acks from now on carry stop=true (and every open stream gets one now); Admit refuses.
   void RequestStop();
-  // Returns once `expected_actors` distinct actors have sent Final, else DEADLINE_EXCEEDED.
+  // Returns once `expected_actors` distinct actors have sent Final and every stream that
+  // carried a Final has ended (so shutting the server down next cancels no actor's stream
+  // between its Final and its end, which the actor would take for a lost Final), else
+  // DEADLINE_EXCEEDED.
   absl::Status WaitForFinals(int expected_actors, absl::Duration timeout);
   // Ends every open stream and refuses new ones. Call before the server's Shutdown().
   void Close();
@@ -183,6 +186,7 @@ class TrajectoryServiceImpl final : public v1::TrajectoryService::Service {
   // first saved_disposed_ of them were in the last SaveState().
   TrajectoryBooks books_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> finals_ ABSL_GUARDED_BY(mu_);  // "<run>/<actor>" -> produced
+  int open_final_streams_ ABSL_GUARDED_BY(mu_) = 0;  // streams that sent Final and have not ended
   std::unique_ptr<Ledger> seen_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Ledger> committed_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> disposed_ ABSL_GUARDED_BY(mu_);

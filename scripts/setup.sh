@@ -14,6 +14,7 @@ PACKAGES=(
   python3-torch python3-numpy
   chromium  # renders report.html in tests/cli/run_report_test.cc
   prometheus  # promtool and a real server for tests/deploy (never started as a service)
+  slurm-wlm munge  # a real Slurm cluster on this machine for tests/deploy/slurm_test.py
 )
 
 missing=()

@@ -155,7 +155,12 @@ TEST_CASE("config: the listed sections and keys are the interface", "[config]") 
                           "supervisor.backoff_initial_ms",
                           "supervisor.backoff_max_ms",
                           "supervisor.drain_timeout_s",
-                          "supervisor.progress_interval_s"}) {
+                          "supervisor.progress_interval_s",
+                          "supervisor.launcher",
+                          "supervisor.judge_nodes",
+                          "supervisor.gpu_nodes",
+                          "supervisor.judge_het_group",
+                          "supervisor.gpu_het_group"}) {
     INFO(key);
     CHECK(std::find(keys.begin(), keys.end(), key) != keys.end());
   }
