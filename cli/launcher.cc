@@ -367,6 +367,20 @@ absl::Status Cluster::PrepareModel() {
   return AddInitTokenizer();
 }
 
+// A tokenizer.json, and the tokenizer_config.json beside it when there is one (it names the
+// special tokens' roles), into the model directory `to`.
+absl::Status CopyTokenizerFiles(const std::string& tokenizer, const std::string& to) {
+  const std::string dir = tokenizer.substr(0, tokenizer.find_last_of('/') + 1);
+  for (const auto& [from, name] : {std::pair{tokenizer, "tokenizer.json"},
+                                   std::pair{dir + "tokenizer_config.json", "tokenizer_config.json"}}) {
+    if (!Exists(from)) continue;
+    absl::StatusOr<std::string> bytes = ReadFile(from);
+    if (!bytes.ok()) return bytes.status();
+    if (absl::Status s = WriteFileAtomic(to + "/" + name, *bytes); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 // model.init_tokenizer (and the tokenizer_config.json beside it, which names the special
 // tokens) into the fresh model, so that every process and base/ find it there.
 absl::Status Cluster::AddInitTokenizer() {
@@ -381,15 +395,7 @@ absl::Status Cluster::AddInitTokenizer() {
     return absl::InvalidArgumentError(absl::StrCat("model.init_tokenizer ", tokenizer, " has ", (*loaded)->vocab_size(),
                                                    " tokens, more than model.init_config's vocab_size ", vocab));
   }
-  const std::string dir = tokenizer.substr(0, tokenizer.find_last_of('/') + 1);
-  for (const auto& [from, to] : {std::pair{tokenizer, "tokenizer.json"},
-                                 std::pair{dir + "tokenizer_config.json", "tokenizer_config.json"}}) {
-    if (!Exists(from)) continue;
-    absl::StatusOr<std::string> bytes = ReadFile(from);
-    if (!bytes.ok()) return bytes.status();
-    if (absl::Status s = WriteFileAtomic(model_dir_ + "/" + to, *bytes); !s.ok()) return s;
-  }
-  return absl::OkStatus();
+  return CopyTokenizerFiles(tokenizer, model_dir_);
 }
 
 // Copies the regular files `names` of `from` that exist into the new directory `to`,
@@ -502,14 +508,7 @@ absl::Status Cluster::WarmStart() {
     const std::string tokenizer = c_.model.tokenizer.empty() || c_.model.tokenizer == "bytes"
                                       ? model_dir_ + "/tokenizer.json"
                                       : c_.model.tokenizer;
-    const std::string tokenizer_dir = tokenizer.substr(0, tokenizer.find_last_of('/') + 1);
-    for (const auto& [from, to] : {std::pair{tokenizer, "tokenizer.json"},
-                                   std::pair{tokenizer_dir + "tokenizer_config.json", "tokenizer_config.json"}}) {
-      if (!Exists(from)) continue;
-      absl::StatusOr<std::string> t = ReadFile(from);
-      if (!t.ok()) return t.status();
-      if (absl::Status s = WriteFileAtomic(result + "/" + to, *t); !s.ok()) return s;
-    }
+    if (absl::Status s = CopyTokenizerFiles(tokenizer, result); !s.ok()) return s;
     if (absl::Status s = CopyModelFiles(result, base, ModelFiles()); !s.ok()) return s;
   }
   // The resolved config names the base the loop's processes load.
