@@ -3,7 +3,7 @@
 
     scripts/table1.py --out DIR [--budget-minutes 10] [--seeds 3]
         [--methods sft,dpo,orpo,rest,ppo,ppo_rm,grpo,coderl] [--crucible build/bin/crucible]
-        [--eval-n 10] [--set key=value ...]
+        [--eval-n 10] [--set key=value ...] [--lr METHOD=LR ...]
 
 Design, in the order the pieces run (each lands in DIR and is reused when present):
 
@@ -448,8 +448,12 @@ class Experiment:
 
     def method_dir(self, method, seed):
         # Pairs of another kind are another experiment: they get their own results.
+        name = method
         if method in ("dpo", "orpo") and self.args.pairs != "passing":
-            method = f"{method}-{self.args.pairs}"
+            name = f"{name}-{self.args.pairs}"
+        if method in self.args.lr:  # so is another learning rate
+            name = f"{name}-lr{self.args.lr[method]:g}"
+        method = name
         return self.out / "methods" / method / f"seed-{seed}"
 
     def run_base(self, seed):
@@ -465,23 +469,27 @@ class Experiment:
         return {**numbers, "train_seconds": warm["warm_start_seconds"],
                 "wall_seconds": eval_seconds, "eval": source}
 
-    def train_offline(self, algo, data, ckpt, seed, tag):
+    def lr(self, method):
+        """The method's learning rate: --lr METHOD=LR, else the run config's learner.lr."""
+        return self.args.lr.get(method, self.config("learner.lr"))
+
+    def train_offline(self, algo, data, ckpt, seed, tag, method):
         """learner offline for S steps from the base; (its final step dir, its seconds)."""
         budget = self.budget()
         steps = budget["steps"]
         final = pathlib.Path(ckpt) / f"step-{steps:08d}"
         timing = pathlib.Path(ckpt) / "table1_timing.json"
         if not (final / "state.json").exists():
-            seconds = self.sh(tag, self.offline_argv(algo, data, ckpt, steps, seed))
+            seconds = self.sh(tag, self.offline_argv(algo, data, ckpt, steps, seed, self.lr(method)))
             write_json(timing, {"seconds": seconds})
         return final, (read_json(timing)["seconds"] if timing.exists() else None)
 
-    def offline_argv(self, algo, data, ckpt, steps, seed):
+    def offline_argv(self, algo, data, ckpt, steps, seed, lr):
         c = self.config
         return [self.crucible, "learner", "offline", "--algo", algo, "--data", data,
                 "--model", self.base, "--checkpoint", ckpt, "--steps", steps,
                 "--save-every", steps, "--batch-size", self.budget()["batch_size"],
-                "--max-batch-tokens", c("learner.max_batch_tokens"), "--lr", c("learner.lr"),
+                "--max-batch-tokens", c("learner.max_batch_tokens"), "--lr", lr,
                 "--warmup-steps", c("learner.warmup_steps"),
                 "--min-lr-ratio", c("learner.min_lr_ratio"),
                 "--weight-decay", c("learner.weight_decay"),
@@ -499,17 +507,20 @@ class Experiment:
         mdir = self.method_dir(method, seed)
         final, train_seconds = self.train_offline(
             OFFLINE_ALGO[method], self.out / "data" / f"{data_name}.jsonl", mdir / "checkpoints",
-            seed, f"{method}-seed{seed}-train")
+            seed, f"{method}-seed{seed}-train", method)
         numbers, eval_seconds = self.evaluate(mdir / "eval", seed, final / "adapter")
         return {**numbers, "train_seconds": train_seconds,
                 "wall_seconds": (train_seconds or 0) + eval_seconds, "adapter": str(final / "adapter"),
                 "steps": self.budget()["steps"], "examples": counts[data_name],
-                **({"pairs": self.args.pairs} if data_name == "pairs" else {})}
+                **({"pairs": self.args.pairs} if data_name == "pairs" else {}),
+                **({"lr": self.args.lr[method]} if method in self.args.lr else {})}
 
     def run_rl(self, method, seed):
         budget = self.budget()
         mdir = self.method_dir(method, seed)
         sets = self.from_base_sets(seed) + RL_SETS[method] + self.eval_sets()
+        if method in self.args.lr:
+            sets.append(f"learner.lr={self.args.lr[method]}")
         extra = {}
         if method == "coderl":
             extra = self.train_aux("critic", "critic", seed)
@@ -526,7 +537,8 @@ class Experiment:
         return {**numbers, "train_seconds": summary["rl_seconds"] + aux_seconds,
                 "wall_seconds": summary["wall_seconds"] + aux_seconds + eval_seconds,
                 "adapter": str(rdir / "final"), "steps": summary["steps"],
-                "books": summary.get("books"), "run_dir": str(rdir), **extra}
+                "books": summary.get("books"), "run_dir": str(rdir), **extra,
+                **({"lr": self.args.lr[method]} if method in self.args.lr else {})}
 
     def train_aux(self, data_name, key, seed):
         """The model an RL method reads (coderl's critic, ppo_rm's reward model): learner
@@ -536,8 +548,10 @@ class Experiment:
             raise StepFailed(f"no examples in data/{data_name}.jsonl", str(self.out / "data"))
         method = "coderl" if data_name == "critic" else "ppo_rm"
         ckpt = self.method_dir(method, seed) / key
+        # The critic and the reward model train at the run config's rate, whatever --lr says
+        # of the method that reads them.
         _, seconds = self.train_offline(data_name, self.out / "data" / f"{data_name}.jsonl", ckpt, seed,
-                                        f"{method}-seed{seed}-{key}")
+                                        f"{method}-seed{seed}-{key}", None)
         return {key: str(ckpt), "aux_seconds": seconds}
 
     def rl_eval(self, rdir, seed):
@@ -639,6 +653,8 @@ def table_row(name, row, base, sft):
     note = f"failed seeds: {row['failures']}" if row.get("failures") else ""
     if row.get("pairs") not in (None, "passing"):
         note = f"pairs: {row['pairs']}; {note}".rstrip("; ")
+    if row.get("lr") is not None:
+        note = f"lr {row['lr']:g}; {note}".rstrip("; ")
     return (f"| {name} | {pct(row['pass@1'])} | {pct(row['pass@5'])} | {pct(row['compile_rate'])} "
             f"| {seconds_cell(row['train_seconds'])} | {seconds_cell(row['wall_seconds'])} "
             f"| {vs_base} | {vs_sft} | {note} |")
@@ -780,10 +796,23 @@ def parse_args(argv):
     p.add_argument("--calibration-steps", type=int, default=40,
                    help="learner steps of the calibration run that measures steps/second")
     p.add_argument("--rl-steps", type=int, default=0, help="learner steps S (skips calibration)")
+    p.add_argument("--lr", action="append", default=[], metavar="METHOD=LR",
+                   help="another learning rate for one method (its results get their own "
+                        "directory, methods/<method>-lr<LR>); default: the run config's learner.lr")
     p.add_argument("--pairs", choices=["passing", "reference-fill"], default="passing",
                    help="DPO/ORPO chosen programs: passing samples only, or also the reference "
                         "where no sample of a problem passed")
     args = p.parse_args(argv)
+    lrs = {}
+    for item in args.lr:
+        method, _, value = item.partition("=")
+        try:
+            lrs[method] = float(value)
+        except ValueError:
+            p.error(f"--lr {item!r}: METHOD=LR with a number")
+        if method not in ALL_METHODS:
+            p.error(f"--lr {item!r}: unknown method {method!r}")
+    args.lr = lrs
     args.methods = [m for m in args.methods.split(",") if m]
     unknown = [m for m in args.methods if m not in ALL_METHODS]
     if unknown:
@@ -807,6 +836,7 @@ def summaries(results):
     for method, per_seed in results.items():
         rows[method] = summarize(per_seed)
         rows[method]["pairs"] = next((r["pairs"] for r in per_seed.values() if "pairs" in r), None)
+        rows[method]["lr"] = next((r["lr"] for r in per_seed.values() if "lr" in r), None)
         failed = [f"seed {s}: {r.get('error')}" + (f" ({r['log']})" if r.get("log") else "")
                   for s, r in per_seed.items() if r.get("status") != "ok"]
         rows[method]["failures"] = "; ".join(failed)
