@@ -304,7 +304,7 @@ TEST_CASE("SIGTERM to crucible run stops everything cleanly, with a checkpoint",
 
 // PPO with a learned reward model (IotaCode's SFT + PPO + RM): a Bradley-Terry model trained
 // offline on the same base scores every trajectory, on two ranks that each score their share.
-TEST_CASE("PPO trains on a reward model's scores; verdicts stay in the metrics", "[integration][rl]") {
+TEST_CASE("PPO trains on a reward model's scores, and verdicts stay in the metrics", "[integration][rl]") {
   absl::StatusOr<ScopedTempDir> dir = ScopedTempDir::Create(TempRoot(), "rl-rm");
   REQUIRE(dir.ok());
   const std::string base = dir->path() + "/base", rm = dir->path() + "/rm", pairs = dir->path() + "/pairs.jsonl";
