@@ -133,40 +133,49 @@ Terms ZeroTerms(std::initializer_list<const char*> names) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<double>> CriticPassProbabilities(
-    Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
-    const std::vector<std::vector<int32_t>>& completions) {
+namespace {
+
+// The rows a frozen scorer (critic, reward model) reads: one per prompt and completion,
+// every completion holding at least one token. `what` names the caller in errors.
+absl::StatusOr<Rows> ScoringRows(const char* what, const std::vector<std::vector<int32_t>>& prompts,
+                                 const std::vector<std::vector<int32_t>>& completions) {
   if (prompts.size() != completions.size()) {
-    return absl::InvalidArgumentError("CriticPassProbabilities: as many prompts as completions");
+    return absl::InvalidArgumentError(absl::StrCat(what, ": as many prompts as completions"));
   }
   Rows rows;
   for (size_t b = 0; b < prompts.size(); ++b) {
-    if (completions[b].empty()) return absl::InvalidArgumentError("CriticPassProbabilities: an empty completion");
+    if (completions[b].empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": an empty completion"));
     rows.Add(prompts[b], completions[b]);
   }
+  return rows;
+}
+
+std::vector<double> ToDoubles(const torch::Tensor& t) {
+  torch::Tensor d = t.to(torch::kCPU).to(torch::kFloat64).contiguous();
+  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<double>> CriticPassProbabilities(
+    Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
+    const std::vector<std::vector<int32_t>>& completions) {
+  CRUCIBLE_ASSIGN_OR_RETURN(Rows rows, ScoringRows("CriticPassProbabilities", prompts, completions));
+  if (rows.prompts.empty()) return std::vector<double>{};
   torch::NoGradGuard no_grad;
   Forward f = RunForward(critic.model, rows, 1.0, false, /*want_logits=*/false);
   torch::Tensor logits = critic.head->SequenceLogits(critic.head->TokenLogits(F32(f.token_hidden)), f.mask > 0);
-  torch::Tensor pass = torch::softmax(logits, -1).select(-1, kPassed).to(torch::kCPU).to(torch::kFloat64).contiguous();
-  return std::vector<double>(pass.data_ptr<double>(), pass.data_ptr<double>() + pass.numel());
+  return ToDoubles(torch::softmax(logits, -1).select(-1, kPassed));
 }
 
 absl::StatusOr<std::vector<double>> RewardModelScores(RewardModel& reward_model,
                                                       const std::vector<std::vector<int32_t>>& prompts,
                                                       const std::vector<std::vector<int32_t>>& completions) {
-  if (prompts.size() != completions.size()) {
-    return absl::InvalidArgumentError("RewardModelScores: as many prompts as completions");
-  }
-  Rows rows;
-  for (size_t b = 0; b < prompts.size(); ++b) {
-    if (completions[b].empty()) return absl::InvalidArgumentError("RewardModelScores: an empty completion");
-    rows.Add(prompts[b], completions[b]);
-  }
+  CRUCIBLE_ASSIGN_OR_RETURN(Rows rows, ScoringRows("RewardModelScores", prompts, completions));
   if (rows.prompts.empty()) return std::vector<double>{};
   torch::NoGradGuard no_grad;
   Forward f = RunForward(reward_model.model, rows, 1.0, false, /*want_logits=*/false);
-  torch::Tensor r = F32(reward_model.head(F32(f.hidden), f.last)).to(torch::kCPU).to(torch::kFloat64).contiguous();
-  return std::vector<double>(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
+  return ToDoubles(F32(reward_model.head(F32(f.hidden), f.last)));
 }
 
 absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name) {
