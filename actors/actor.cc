@@ -271,6 +271,7 @@ absl::Status Actor::Setup() {
   JudgeClientOptions jo;
   jo.endpoints = o_.judge_endpoints;
   jo.window = o_.judge_window;
+  jo.resolve_interval = absl::Seconds(o_.judge_resolve_interval_s);
   absl::StatusOr<std::unique_ptr<JudgeClient>> jc = JudgeClient::Create(jo);
   if (!jc.ok()) return jc.status();
   judges_ = *std::move(jc);

@@ -59,6 +59,7 @@ struct ActorOptions {
   std::vector<std::string> judge_endpoints;
   int judge_window = 16;
   int64_t judge_timeout_ms = 60000;
+  int judge_resolve_interval_s = 10;  // dns:/// judge endpoints
   v1::JudgeOptions judge_options;  // rewards, stop_at_first_failure
 
   std::string learner_endpoint;  // trajectories, admission and weights: "host:port"

@@ -1,18 +1,65 @@
 #include "actors/judge_client.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crucible {
 
+constexpr absl::string_view kDnsScheme = "dns:///";
+
+absl::StatusOr<std::optional<DnsName>> ParseDnsEndpoint(const std::string& endpoint) {
+  if (!absl::StartsWith(endpoint, kDnsScheme)) return std::optional<DnsName>();
+  const std::string rest = endpoint.substr(kDnsScheme.size());
+  const size_t colon = rest.rfind(':');
+  DnsName name;
+  if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(rest.substr(colon + 1), &name.port) ||
+      name.port < 1 || name.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", endpoint, "\": expected dns:///host:port"));
+  }
+  name.host = rest.substr(0, colon);
+  return std::optional<DnsName>(std::move(name));
+}
+
+absl::StatusOr<std::vector<std::string>> ResolveHost(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc != 0) return absl::UnavailableError(absl::StrCat("resolving ", host, ": ", gai_strerror(rc)));
+  std::set<std::string> targets;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->ai_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, text, sizeof text);
+      targets.insert(absl::StrCat(text, ":", port));
+    } else if (a->ai_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, text, sizeof text);
+      targets.insert(absl::StrCat("[", text, "]:", port));
+    }
+  }
+  freeaddrinfo(found);
+  return std::vector<std::string>(targets.begin(), targets.end());
+}
+
 class JudgeClient::Endpoint {
  public:
-  Endpoint(JudgeClient* client, std::string address) : client_(client), address_(std::move(address)) {
+  // `name`: the dns:/// endpoint this address came from, or empty.
+  Endpoint(JudgeClient* client, std::string address, std::string name = "")
+      : name(std::move(name)), client_(client), address_(std::move(address)) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 << 20);
     args.SetMaxSendMessageSize(256 << 20);
@@ -25,7 +72,12 @@ class JudgeClient::Endpoint {
     stub_ = v1::JudgeService::NewStub(channel_);
   }
 
+  ~Endpoint() { Stop(); }
+
   void Start() { thread_ = std::thread([this] { Run(); }); }
+
+  // Takes no new work from now on (call with the client's mu_ held, then Stop()).
+  void RequestStop() { stop_.store(true); }
 
   void Stop() {
     stop_.store(true);
@@ -62,6 +114,7 @@ class JudgeClient::Endpoint {
     return absl::OkStatus();
   }
 
+  const std::string name;
   // Guarded by the client's mu_.
   std::unordered_set<std::string> outstanding;
   bool healthy = false;
@@ -69,9 +122,13 @@ class JudgeClient::Endpoint {
 
  private:
   absl::Status Connect() {
-    auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(client_->options_.connect_timeout);
-    if (!channel_->WaitForConnected(deadline)) {
-      return absl::UnavailableError(absl::StrCat(address_, ": not reachable"));
+    // In slices, so that Stop() (shutdown, a retired address) need not wait out the timeout.
+    const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(client_->options_.connect_timeout);
+    while (!channel_->WaitForConnected(std::min(deadline, std::chrono::system_clock::now() + std::chrono::milliseconds(100)))) {
+      if (stop_.load()) return absl::CancelledError(absl::StrCat(address_, ": stopped"));
+      if (std::chrono::system_clock::now() >= deadline) {
+        return absl::UnavailableError(absl::StrCat(address_, ": not reachable"));
+      }
     }
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -171,24 +228,115 @@ absl::StatusOr<std::unique_ptr<JudgeClient>> JudgeClient::Create(JudgeClientOpti
   if (options.window <= 0 || options.max_attempts <= 0) {
     return absl::InvalidArgumentError("window and max_attempts must be positive");
   }
+  if (!options.resolver) options.resolver = ResolveHost;
   std::unique_ptr<JudgeClient> client(new JudgeClient(std::move(options)));
-  for (const std::string& address : client->options_.endpoints) {
-    client->endpoints_.push_back(std::make_unique<Endpoint>(client.get(), address));
+  std::set<std::string> seen;
+  for (const std::string& endpoint : client->options_.endpoints) {
+    if (!seen.insert(endpoint).second) return absl::InvalidArgumentError(absl::StrCat("endpoint ", endpoint, " given twice"));
+    absl::StatusOr<std::optional<DnsName>> name = ParseDnsEndpoint(endpoint);
+    if (!name.ok()) return name.status();
+    if (name->has_value()) {
+      client->names_.emplace_back(endpoint, **name);
+    } else {
+      client->endpoints_.push_back(std::make_shared<Endpoint>(client.get(), endpoint));
+    }
   }
-  for (auto& endpoint : client->endpoints_) endpoint->Start();
+  {
+    std::lock_guard<std::mutex> lock(client->mu_);
+    for (auto& endpoint : client->endpoints_) endpoint->Start();
+  }
+  if (!client->names_.empty()) {
+    client->ResolveNames(/*initial=*/true);
+    client->resolver_ = std::thread([c = client.get()] { c->ResolverLoop(); });
+  }
   return client;
+}
+
+bool JudgeClient::ResolveNames(bool initial) {
+  bool some_empty = false;
+  for (const auto& [spec, name] : names_) {
+    absl::StatusOr<std::vector<std::string>> targets = options_.resolver(name.host, name.port);
+    std::vector<std::shared_ptr<Endpoint>> retired;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_) return false;
+      std::set<std::string> have;
+      for (const auto& e : endpoints_) {
+        if (e->name == spec) have.insert(e->address());
+      }
+      if (!targets.ok() || targets->empty()) {
+        // DNS trouble (or a Service with no ready pod) keeps what is connected.
+        if (have.empty()) {
+          some_empty = true;
+          if (initial) CRUCIBLE_LOG(Warning) << "judges " << spec << ": no address yet ("
+                                             << (targets.ok() ? "none" : targets.status().ToString()) << ")";
+        }
+        continue;
+      }
+      const std::set<std::string> want(targets->begin(), targets->end());
+      for (const std::string& address : want) {
+        if (have.count(address) != 0) continue;
+        endpoints_.push_back(std::make_shared<Endpoint>(this, address, spec));
+        endpoints_.back()->Start();
+        if (!initial) ++stats_.endpoints_added;
+        CRUCIBLE_LOG(Info) << "judges " << spec << ": + " << address;
+      }
+      for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+        if ((*it)->name != spec || want.count((*it)->address()) != 0) {
+          ++it;
+          continue;
+        }
+        (*it)->RequestStop();
+        for (auto& [id, pending] : pending_) pending.avoid.erase(it->get());
+        ++stats_.endpoints_retired;
+        CRUCIBLE_LOG(Info) << "judges " << spec << ": - " << (*it)->address();
+        retired.push_back(std::move(*it));
+        it = endpoints_.erase(it);
+      }
+    }
+    cv_.notify_all();
+    // Stopping cancels the stream: its unanswered requests go back to the queue.
+    for (auto& e : retired) e->Stop();
+  }
+  return some_empty;
+}
+
+void JudgeClient::ResolverLoop() {
+  bool waiting_for_address = false;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const absl::Duration wait = waiting_for_address ? std::min(absl::Seconds(1), options_.resolve_interval)
+                                                      : options_.resolve_interval;
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [&] { return shutdown_; });
+      if (shutdown_) return;
+    }
+    waiting_for_address = ResolveNames(/*initial=*/false);
+  }
+}
+
+std::vector<std::string> JudgeClient::endpoints() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& e : endpoints_) out.push_back(e->address());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 JudgeClient::~JudgeClient() { Shutdown(); }
 
 void JudgeClient::Shutdown() {
+  std::vector<std::shared_ptr<Endpoint>> stopping;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (shutdown_ && endpoints_.empty()) return;
+    if (shutdown_ && endpoints_.empty() && !resolver_.joinable()) return;
     shutdown_ = true;
+    for (auto& e : endpoints_) e->RequestStop();
+    stopping.swap(endpoints_);
   }
   cv_.notify_all();
-  for (auto& endpoint : endpoints_) endpoint->Stop();
+  if (resolver_.joinable()) resolver_.join();
+  for (auto& endpoint : stopping) endpoint->Stop();
   std::vector<std::pair<std::function<void(JudgeResult)>, JudgeResult>> ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -203,7 +351,6 @@ void JudgeClient::Shutdown() {
     queue_.clear();
   }
   Deliver(ready);
-  endpoints_.clear();
 }
 
 std::vector<v1::Problem> JudgeClient::RegisteredProblems() {
@@ -218,7 +365,7 @@ int JudgeClient::HealthyEndpointsLocked() const {
 }
 
 absl::Status JudgeClient::RegisterProblems(const std::vector<v1::Problem>& problems) {
-  std::vector<Endpoint*> healthy;
+  std::vector<std::shared_ptr<Endpoint>> healthy;
   {
     std::unique_lock<std::mutex> lock(mu_);
     std::unordered_map<std::string, size_t> index;
@@ -236,13 +383,13 @@ absl::Status JudgeClient::RegisterProblems(const std::vector<v1::Problem>& probl
     cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.connect_timeout),
                  [&] { return shutdown_ || HealthyEndpointsLocked() > 0; });
     for (auto& e : endpoints_) {
-      if (e->healthy) healthy.push_back(e.get());
+      if (e->healthy) healthy.push_back(e);
     }
   }
   if (healthy.empty()) return absl::UnavailableError("no judge endpoint is reachable");
   absl::Status result;
   int registered = 0;
-  for (Endpoint* e : healthy) {
+  for (const auto& e : healthy) {
     absl::Status s = e->Register(problems);
     if (s.ok()) {
       ++registered;

@@ -12,6 +12,13 @@
 // A response for a request that is no longer outstanding on that endpoint is dropped,
 // so a retried request can never be answered twice. Problems registered through the
 // client are registered on every endpoint, and again whenever one reconnects.
+//
+// An endpoint may also be a name, "dns:///host:port", standing for every address the host
+// resolves to (a Kubernetes headless Service, a round-robin DNS record). The client keeps
+// one stream per address, resolves the name again every `resolve_interval` (every second
+// while it has no address), starts streams to addresses that appear and retires those that
+// disappear: a retired endpoint takes no new work and its unanswered requests go back to the
+// queue, as for a broken stream. A failed or empty resolution keeps the addresses it has.
 #ifndef CRUCIBLE_ACTORS_JUDGE_CLIENT_H_
 #define CRUCIBLE_ACTORS_JUDGE_CLIENT_H_
 
@@ -20,7 +27,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -33,13 +42,26 @@
 namespace crucible {
 
 struct JudgeClientOptions {
-  std::vector<std::string> endpoints;     // "host:port"
+  std::vector<std::string> endpoints;     // "host:port", or "dns:///host:port" (see above)
   int window = 16;                        // unanswered requests per endpoint
   int max_attempts = 3;                   // sandbox failures (SE) tolerated per request
   int max_transport_retries = 20;         // stream breaks survived per request
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration max_backoff = absl::Seconds(5);
+  absl::Duration resolve_interval = absl::Seconds(10);  // for dns:/// endpoints
+  // Resolves a dns:/// endpoint's host to "address:port" targets (IPv6 as "[a]:port").
+  // Empty: getaddrinfo. Called on the client's resolver thread only.
+  std::function<absl::StatusOr<std::vector<std::string>>(const std::string& host, int port)> resolver;
 };
+
+// "dns:///host:port" -> {host, port}; nullopt for a plain "host:port".
+struct DnsName {
+  std::string host;
+  int port = 0;
+};
+absl::StatusOr<std::optional<DnsName>> ParseDnsEndpoint(const std::string& endpoint);
+// getaddrinfo: every TCP address of `host`, as "a.b.c.d:port" or "[v6]:port", sorted.
+absl::StatusOr<std::vector<std::string>> ResolveHost(const std::string& host, int port);
 
 struct JudgeResult {
   std::string request_id;
@@ -70,6 +92,9 @@ class JudgeClient {
   // Answers everything still queued with CANCELLED and stops every stream.
   void Shutdown();
 
+  // The addresses the client has a stream (or is connecting) to now, sorted.
+  std::vector<std::string> endpoints() const;
+
   struct Stats {
     int64_t sent = 0;             // requests written to a stream
     int64_t delivered = 0;        // callbacks run
@@ -77,6 +102,8 @@ class JudgeClient {
     int64_t se_retries = 0;       // SE verdicts retried elsewhere
     int64_t duplicates_dropped = 0;
     int64_t reconnects = 0;
+    int64_t endpoints_added = 0;    // by resolving dns:/// names, after the first resolution
+    int64_t endpoints_retired = 0;  // addresses a name no longer resolves to
   };
   Stats stats() const;
 
@@ -99,6 +126,10 @@ class JudgeClient {
   void Deliver(std::vector<std::pair<std::function<void(JudgeResult)>, JudgeResult>>& ready);
   std::vector<v1::Problem> RegisteredProblems();
   int HealthyEndpointsLocked() const;
+  // Resolves every dns:/// name once and adds or retires its endpoints; returns whether
+  // some name has no address yet.
+  bool ResolveNames(bool initial);
+  void ResolverLoop();
 
   const JudgeClientOptions options_;
   mutable std::mutex mu_;
@@ -108,7 +139,9 @@ class JudgeClient {
   std::unordered_map<std::string, Pending> pending_;
   std::vector<v1::Problem> problems_;
   Stats stats_;
-  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  std::vector<std::shared_ptr<Endpoint>> endpoints_;  // guarded by mu_
+  std::vector<std::pair<std::string, DnsName>> names_;  // the dns:/// endpoints
+  std::thread resolver_;
 };
 
 }  // namespace crucible

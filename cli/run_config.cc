@@ -346,6 +346,9 @@ Check<std::vector<std::string>> Endpoints() {
           port > 65535) {
         return absl::StrCat("expected host:port items, got ", Show(item));
       }
+      if (absl::StartsWith(item, "dns:") && (!absl::StartsWith(item, "dns:///") || colon == 7)) {
+        return absl::StrCat("expected dns:///host:port, got ", Show(item));
+      }
     }
     return DistinctNames()(v);
   };
@@ -522,8 +525,12 @@ const std::vector<KeySpec>& Schema() {
       Key("judges.workers", &C::judges, &C::Judges::workers,
           "Sandboxed executors per local judge; 0 = one per CPU.", AtLeast(0)),
       Key("judges.endpoints", &C::judges, &C::Judges::endpoints,
-          "Running judges to use, as host:port; [] = start judges.local_count locally.",
+          "Running judges to use, as host:port, or dns:///host:port for every address the "
+          "name resolves to (a headless Service); [] = start judges.local_count locally.",
           Endpoints()),
+      Key("judges.resolve_interval_s", &C::judges, &C::Judges::resolve_interval_s,
+          "Seconds between resolutions of dns:/// endpoints (judges that appear or go).",
+          AtLeast(1)),
       Key("judges.window", &C::judges, &C::Judges::window,
           "Unanswered requests per judge endpoint (the judge client's window).", AtLeast(1)),
       Key("judges.timeout_ms", &C::judges, &C::Judges::timeout_ms,

@@ -74,6 +74,7 @@ struct RunConfig {
     int local_count = 1;
     int workers = 2;
     std::vector<std::string> endpoints;  // [] = start local_count judges locally
+    int resolve_interval_s = 10;         // re-resolution of dns:/// endpoints
     int window = 16;
     int64_t timeout_ms = 60000;
     bool stop_at_first_failure = true;

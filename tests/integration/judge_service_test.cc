@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -308,6 +309,131 @@ TEST_CASE("a judge killed mid-stream: the client's retries lose and duplicate no
   CHECK(stats.delivered == kPrograms);
   CHECK(stats.requeued > 0);  // the victim held unanswered work when it died
   CHECK(stats.reconnects >= 1);
+}
+
+TEST_CASE("judges found by name: one that appears takes work, one that goes hands its work back",
+          "[integration][slow]") {
+  auto first = StartJudge({"--name=first"});
+  std::mutex resolver_mu;
+  absl::StatusOr<std::vector<std::string>> answer = std::vector<std::string>{first->address()};
+  JudgeClientOptions options;
+  options.endpoints = {"dns:///judges.test.invalid:7000"};
+  options.window = 8;
+  options.resolve_interval = absl::Milliseconds(200);
+  options.resolver = [&](const std::string& host, int port) -> absl::StatusOr<std::vector<std::string>> {
+    CHECK(host == "judges.test.invalid");
+    CHECK(port == 7000);
+    std::lock_guard<std::mutex> lock(resolver_mu);
+    return answer;
+  };
+  auto set_answer = [&](absl::StatusOr<std::vector<std::string>> a) {
+    std::lock_guard<std::mutex> lock(resolver_mu);
+    answer = std::move(a);
+  };
+  auto client = JudgeClient::Create(options);
+  REQUIRE(client.ok());
+  CHECK((*client)->endpoints() == std::vector<std::string>{first->address()});
+  REQUIRE((*client)->RegisterProblems(Problems()).ok());
+
+  constexpr int kPrograms = 240;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, int> deliveries;
+  std::map<std::string, JudgeResult> results;
+  std::map<std::string, int> by_worker;
+  std::vector<v1::VerdictCode> expected;
+  for (int i = 0; i < kPrograms; ++i) {
+    // Python only: every program takes a sandbox run, none waits on a compile.
+    Planned plan = PlanProgram(i % 5 == 4 ? i + 1 : i);
+    expected.push_back(plan.expected);
+    v1::JudgeRequest r;
+    r.set_request_id(absl::StrCat("d-", i));
+    r.set_problem_id("echo");
+    *r.mutable_program() = plan.program;
+    (*client)->Submit(std::move(r), [&](JudgeResult result) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++deliveries[result.request_id];
+      ++by_worker[result.worker];
+      results[result.request_id] = std::move(result);
+      cv.notify_all();
+    });
+  }
+  auto wait_for = [&](auto done) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::minutes(3), done);
+  };
+  REQUIRE(wait_for([&] { return deliveries.size() >= 30; }));
+
+  // A second judge appears under the name and takes a share of the work.
+  auto second = StartJudge({"--name=second"});
+  set_answer(std::vector<std::string>{first->address(), second->address()});
+  REQUIRE(wait_for([&] { return by_worker["second"] >= 5; }));
+  CHECK((*client)->endpoints().size() == 2);
+
+  // The first goes from the name (a scaled-down pod): the client retires it while it still
+  // holds unanswered work, which goes back to the queue and on to the second.
+  set_answer(std::vector<std::string>{second->address()});
+  for (int i = 0; i < 100 && (*client)->endpoints().size() != 1; ++i) absl::SleepFor(absl::Milliseconds(50));
+  REQUIRE((*client)->endpoints() == std::vector<std::string>{second->address()});
+  // A failing resolution keeps what the client has.
+  set_answer(absl::UnavailableError("SERVFAIL"));
+  REQUIRE(wait_for([&] { return deliveries.size() == kPrograms; }));
+  CHECK((*client)->endpoints() == std::vector<std::string>{second->address()});
+
+  std::lock_guard<std::mutex> lock(mu);
+  for (int i = 0; i < kPrograms; ++i) {
+    const std::string id = absl::StrCat("d-", i);
+    INFO(id);
+    CHECK(deliveries[id] == 1);
+    CHECK(results[id].status.ok());
+    CHECK(results[id].verdict.verdict() == expected[i]);
+  }
+  CHECK(by_worker["first"] >= 30);
+  CHECK(by_worker["first"] + by_worker["second"] == kPrograms);
+  JudgeClient::Stats stats = (*client)->stats();
+  CHECK(stats.delivered == kPrograms);
+  CHECK(stats.duplicates_dropped == 0);
+  CHECK(stats.endpoints_added == 1);
+  CHECK(stats.endpoints_retired == 1);
+}
+
+TEST_CASE("dns:/// endpoints: parsing, and a real name through getaddrinfo", "[integration]") {
+  for (const std::string bad : {"dns:///:7000", "dns:///host", "dns:///host:0", "dns:///host:x"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseDnsEndpoint(bad).ok());
+    JudgeClientOptions options;
+    options.endpoints = {bad};
+    CHECK_FALSE(JudgeClient::Create(options).ok());
+  }
+  auto plain = ParseDnsEndpoint("127.0.0.1:7000");
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->has_value());
+  JudgeClientOptions twice;
+  twice.endpoints = {"127.0.0.1:7000", "127.0.0.1:7000"};
+  CHECK_FALSE(JudgeClient::Create(twice).ok());
+
+  absl::StatusOr<std::vector<std::string>> local = ResolveHost("localhost", 1234);
+  REQUIRE(local.ok());
+  CHECK(std::count(local->begin(), local->end(), "127.0.0.1:1234") == 1);
+  CHECK_FALSE(ResolveHost("no-such-host.invalid", 1).ok());
+
+  auto judge = StartJudge();
+  const std::string port = judge->address().substr(judge->address().rfind(':') + 1);
+  JudgeClientOptions options;
+  options.endpoints = {"dns:///localhost:" + port};
+  auto client = JudgeClient::Create(options);
+  REQUIRE(client.ok());
+  const std::vector<std::string> resolved = (*client)->endpoints();
+  CHECK(std::count(resolved.begin(), resolved.end(), "127.0.0.1:" + port) == 1);
+  REQUIRE((*client)->RegisterProblems(Problems()).ok());
+  v1::JudgeRequest r;
+  r.set_request_id("by-name");
+  r.set_problem_id("echo");
+  *r.mutable_program() = MakeProgram("python3", "print(int(input()))\n");
+  std::vector<JudgeResult> results = (*client)->JudgeAll({r});
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].status.ok());
+  CHECK(results[0].verdict.verdict() == v1::OK);
 }
 
 TEST_CASE("SIGTERM drains: work in flight finishes, new work is refused, exit 0",
