@@ -232,6 +232,7 @@ class Cluster {
   absl::Status PrepareHeldout();
   absl::StatusOr<json> Evaluate(const std::string& name, const std::string& adapter);
   absl::Status EvaluateRun();
+  int EvaluateStage();
   absl::StatusOr<int> RunChildToEnd(Process p, absl::Duration timeout);
   // The process as it is started: its own argv locally; with supervisor.launcher srun, an
   // srun step on its node.
@@ -934,6 +935,7 @@ int Cluster::Run() {
     std::fprintf(stderr, "crucible run: eval.problems_file: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  if (o_.stage == "evaluate") return EvaluateStage();
   if (!c_.eval.problems_file.empty()) {
     absl::StatusOr<json> base = Evaluate("base", init_adapter_);
     if (!base.ok()) {
@@ -941,6 +943,15 @@ int Cluster::Run() {
       return Stopping() ? 128 + SIGTERM : 1;
     }
     eval_["base"] = *base;
+  }
+  if (o_.stage == "prepare") {
+    (void)::unlink((dir_ + "/learner/books.json").c_str());  // the loop's, written at its end
+    const json marker = {{"run_id", run_id_}, {"model", c_.model.path}, {"init_adapter", init_adapter_},
+                         {"unix_ms", absl::ToUnixMillis(absl::Now())}};
+    if (absl::Status s = WriteFileAtomic(dir_ + "/eval.json", eval_.dump(2) + "\n"); !s.ok()) return 1;
+    if (absl::Status s = WriteFileAtomic(dir_ + "/prepared", marker.dump() + "\n"); !s.ok()) return 1;
+    std::fprintf(stderr, "crucible run: prepared %s (%s/config.yaml names base/)\n", run_id_.c_str(), dir_.c_str());
+    return 0;
   }
   if (absl::Status s = PlanProcesses(); !s.ok()) {
     std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
@@ -1064,6 +1075,63 @@ int Cluster::Run() {
     std::fprintf(stderr, "crucible run: curves in %s/report.html and report.png\n", dir_.c_str());
   }
   if (Stopping() && code == 0) code = 128 + (StopSignal() != 0 ? StopSignal() : SIGTERM);
+  return Finish(code);
+}
+
+// The stage after a loop that others ran: the base's held-out numbers from the prepare
+// stage (evaluated again when absent), the learner's last checkpoint awaited, then what
+// "all" does after its loop.
+int Cluster::EvaluateStage() {
+  if (!c_.eval.problems_file.empty()) {
+    absl::StatusOr<std::string> text = ReadFile(dir_ + "/eval.json");
+    json previous = text.ok() ? json::parse(*text, nullptr, false) : json();
+    if (previous.is_object() && previous.contains("base")) {
+      eval_["base"] = previous["base"];
+    } else {
+      absl::StatusOr<json> base = Evaluate("base", init_adapter_);
+      if (!base.ok()) {
+        std::fprintf(stderr, "crucible run: %s\n", std::string(base.status().message()).c_str());
+        return Stopping() ? 128 + SIGTERM : 1;
+      }
+      eval_["base"] = *base;
+    }
+  }
+  const std::string last = absl::StrFormat("%s/checkpoints/step-%08d/adapter/adapter_config.json", dir_, c_.run.steps);
+  std::fprintf(stderr, "crucible run: waiting for the learner's last checkpoint (%s)\n", last.c_str());
+  while (!Exists(last)) {
+    if (Stopping()) return 128 + (StopSignal() != 0 ? StopSignal() : SIGTERM);
+    absl::SleepFor(absl::Seconds(2));
+  }
+  // Rank 0 writes its books after the actors' final counts (or its drain timeout).
+  const absl::Time books_deadline = absl::Now() + absl::Seconds(c_.supervisor.drain_timeout_s + 60);
+  while (absl::Now() < books_deadline && !Stopping()) {
+    absl::StatusOr<std::string> text = ReadFile(dir_ + "/learner/books.json");
+    json books = text.ok() ? json::parse(*text, nullptr, false) : json();
+    if (books.is_object() && books.value("steps", int64_t{0}) >= c_.run.steps) break;
+    absl::SleepFor(absl::Seconds(1));
+  }
+  // The loop's span, from its metrics: every line of the run counts.
+  rl_start_ = absl::InfinitePast();
+  ReadNewMetrics();
+  if (!last_metrics_.is_null()) {
+    std::ifstream in(dir_ + "/metrics.jsonl");
+    std::string first;
+    if (std::getline(in, first)) {
+      json j = json::parse(first, nullptr, false);
+      if (!j.is_discarded()) rl_start_ = absl::FromUnixMillis(j.value("unix_ms", int64_t{0}));
+    }
+    rl_end_ = absl::FromUnixMillis(last_metrics_.value("unix_ms", int64_t{0}));
+  }
+  if (rl_start_ == absl::InfinitePast()) rl_start_ = rl_end_ = absl::Now();
+  samples_seen_ = trained_;
+  int code = 0;
+  if (absl::Status s = EvaluateRun(); !s.ok()) {
+    std::fprintf(stderr, "crucible run: %s\n", std::string(s.message()).c_str());
+    code = 1;
+  }
+  if (absl::Status s = WriteRunReport(dir_); !s.ok()) {
+    std::fprintf(stderr, "crucible run: report.html: %s\n", std::string(s.message()).c_str());
+  }
   return Finish(code);
 }
 

@@ -52,6 +52,14 @@ struct LaunchOptions {
   std::string crucible_binary;  // this program
   std::string judge_binary;
   const std::atomic<bool>* stop = nullptr;
+  // "all": everything below. For launchers that run the loop's processes themselves
+  // (Kubernetes Jobs, deploy/k8s), the stages around it:
+  //   "prepare":  the run directory, config.yaml, the model, the warm start, heldout.jsonl
+  //               and the base's held-out eval (eval.json has "base"), then `prepared`
+  //               (a JSON marker) in the run directory; exit 0.
+  //   "evaluate": waits for the learner's checkpoint of step run.steps, then final/,
+  //               eval.json, eval_curve.jsonl, the report and summary.json, as "all" does.
+  std::string stage = "all";
 };
 
 // Exit status: 0 the run finished and its books balance; 1 a failure (a process gave up

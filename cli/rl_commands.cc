@@ -55,11 +55,20 @@ Command RunCommand() {
           [](FlagSet& f) -> CommandRunner {
             auto a = std::make_shared<RunArgs>();
             auto steps = std::make_shared<int64_t>(0);
+            auto stage = std::make_shared<std::string>("all");
             a->run_dir = "runs/default";
             a->Declare(f, false);
             f.Add("steps", steps.get(), "learner steps of the run (overrides run.steps; 0 = the config's)");
-            return [a, steps](const std::vector<std::string>& positional) {
+            f.Add("stage", stage.get(),
+                  "all | prepare (model, warm start, held-out base eval; then exit) | evaluate (await the "
+                  "last checkpoint, then final/, eval.json, report): prepare and evaluate frame a loop "
+                  "whose processes another launcher runs (deploy/k8s)");
+            return [a, steps, stage](const std::vector<std::string>& positional) {
               if (!NoPositionalArguments("run", positional)) return 2;
+              if (*stage != "all" && *stage != "prepare" && *stage != "evaluate") {
+                std::fprintf(stderr, "crucible run: --stage \"%s\": expected all, prepare or evaluate\n", stage->c_str());
+                return 2;
+              }
               std::vector<std::string> sets = a->sets;
               if (*steps > 0) sets.push_back(absl::StrCat("run.steps=", *steps));
               absl::StatusOr<RunConfig> c = LoadRunConfig(a->config, sets);
@@ -71,6 +80,7 @@ Command RunCommand() {
               o.crucible_binary = ExecutableDir() + "/crucible";
               o.judge_binary = DefaultJudgeBinary();
               o.stop = &StopRequested();
+              o.stage = *stage;
               return RunLocalCluster(o);
             };
           }};
@@ -128,6 +138,7 @@ Command ActorCommand() {
               o.judge_endpoints = judges->empty() ? c->judges.endpoints : *judges;
               o.judge_window = c->judges.window;
               o.judge_timeout_ms = c->judges.timeout_ms;
+              o.judge_resolve_interval_s = c->judges.resolve_interval_s;
               o.judge_options = JudgeOptionsOf(*c);
               o.learner_endpoint = *learner;
               o.outbox_dir = absl::StrCat(a->run_dir, "/actors/", o.actor_id);

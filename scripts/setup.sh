@@ -48,13 +48,16 @@ if ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-# @grafana/schema and the JSON Schema tools, pinned by package-lock.json (npm registry).
-SCHEMA_DIR=deploy/grafana/schema
-if [ ! -f "$SCHEMA_DIR/node_modules/.package-lock.json" ] ||
-   [ "$SCHEMA_DIR/package-lock.json" -nt "$SCHEMA_DIR/node_modules/.package-lock.json" ]; then
-  echo "setup: npm ci in $SCHEMA_DIR"
-  (cd "$SCHEMA_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+# The schemas the deploy tests validate against, with the JSON Schema tools, pinned by each
+# package-lock.json (npm registry): @grafana/schema for the dashboards, kubernetes-models
+# for deploy/k8s.
+for SCHEMA_DIR in deploy/grafana/schema deploy/k8s/schema; do
+  if [ ! -f "$SCHEMA_DIR/node_modules/.package-lock.json" ] ||
+     [ "$SCHEMA_DIR/package-lock.json" -nt "$SCHEMA_DIR/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in $SCHEMA_DIR"
+    (cd "$SCHEMA_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+done
 
 if [ "${1:-}" = "--no-build" ]; then exit 0; fi
 
