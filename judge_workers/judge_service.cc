@@ -194,6 +194,11 @@ JudgeServiceImpl::JudgeServiceImpl(::crucible::Judge* judge, JudgeServiceOptions
                           .Name("crucible_judge_sandbox_errors_total")
                           .Help("Evaluations that ended in SE (sandbox or infrastructure failure)")
                           .Register(*metrics_)),
+      busy_seconds_(prometheus::BuildCounter()
+                        .Name("crucible_judge_busy_seconds_total")
+                        .Help("Worker-seconds spent judging (compiling and running tests), all workers")
+                        .Register(*metrics_)
+                        .Add({})),
       latency_(prometheus::BuildHistogram()
                    .Name("crucible_judge_request_latency_seconds")
                    .Help("Time from a request's arrival to its verdict, queueing included")
@@ -352,8 +357,10 @@ void JudgeServiceImpl::WorkerLoop(int slot) {
       Respond(*job, v1::JudgeResponse(),
               absl::DeadlineExceededError("the deadline passed while the request was queued"));
     } else {
+      const absl::Time started = absl::Now();
       absl::StatusOr<v1::Verdict> verdict = judge_->Evaluate(
           *job->problem, job->request.program(), job->request.options(), slot, job->deadline);
+      busy_seconds_.Increment(absl::ToDoubleSeconds(absl::Now() - started));
       v1::JudgeResponse response;
       absl::Status status = verdict.status();
       if (verdict.ok()) {

@@ -101,6 +101,7 @@ class JudgeServiceImpl final : public v1::JudgeService::CallbackService {
   prometheus::Family<prometheus::Counter>& executions_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& sandbox_errors_;
+  prometheus::Counter& busy_seconds_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Histogram>& test_run_;
   prometheus::Gauge& queue_depth_;

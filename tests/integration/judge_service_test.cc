@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -527,6 +528,10 @@ TEST_CASE("the judge exports Prometheus metrics", "[integration]") {
   CHECK(absl::StrContains(metrics, "crucible_judge_queue_depth"));
   CHECK(absl::StrContains(metrics, "crucible_judge_problems_registered 2"));
   CHECK(absl::StrContains(metrics, "crucible_judge_sandbox_errors_total"));
+  // Worker-seconds spent judging: the one program's evaluation, so more than nothing.
+  const size_t busy = metrics.find("\ncrucible_judge_busy_seconds_total ");
+  REQUIRE(busy != std::string::npos);
+  CHECK(std::stod(metrics.substr(busy + std::strlen("\ncrucible_judge_busy_seconds_total "))) > 0);
 }
 
 }  // namespace
