@@ -82,8 +82,16 @@ class JudgeClient {
   // Fails if no endpoint accepted them or one rejected them as invalid.
   absl::Status RegisterProblems(const std::vector<v1::Problem>& problems);
 
-  // Queues a request; `done` runs exactly once, on a client thread. request_id must be
-  // unique among unanswered requests.
+  // Queues a request; `done` runs exactly once. request_id must be unique among
+  // unanswered requests. Where `done` runs:
+  //   - a verdict or a final error from a judge: on that endpoint's stream-reader thread
+  //     (or its connection thread, for requests given up after broken streams), so a slow
+  //     `done` delays that endpoint's next responses, never another endpoint's;
+  //   - a request refused here (empty or duplicate id, after Shutdown): synchronously,
+  //     inside Submit, on the caller's thread;
+  //   - requests still unanswered at Shutdown(): on the thread calling Shutdown (or the
+  //     destructor), before it returns.
+  // No lock of the client is held while `done` runs: it may call Submit again.
   void Submit(v1::JudgeRequest request, std::function<void(JudgeResult)> done);
 
   // Submits all and waits; results in the order of `requests`.

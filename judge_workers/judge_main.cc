@@ -33,7 +33,8 @@ ABSL_FLAG(int, metrics_port, 9464, "serve: Prometheus /metrics port (0 picks one
 ABSL_FLAG(int, workers, 0, "serve: concurrent evaluations (0: one per CPU)");
 ABSL_FLAG(int, stream_window, 0, "serve: unanswered requests per stream (0: 2 x workers)");
 ABSL_FLAG(int, drain_timeout_s, 30, "serve: how long SIGTERM waits for work in flight");
-ABSL_FLAG(std::string, name, "", "serve: this worker's name in responses (default host:port)");
+ABSL_FLAG(std::string, name, "", "serve: this worker's name in responses (default host:port, the bound port)");
+ABSL_FLAG(int64_t, max_problems, 100000, "serve: problems a judge holds at most (re-registering one does not count)");
 
 ABSL_FLAG(std::string, work_dir, "", "directory for program files (default: under $TMPDIR)");
 ABSL_FLAG(int64_t, max_output_mib, 32, "per-run stdout/stderr limit (OLE beyond it)");
@@ -103,11 +104,13 @@ int main(int argc, char** argv) {
     if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     options.service.workers = workers;
     options.service.stream_window = absl::GetFlag(FLAGS_stream_window);
-    char host[256] = "localhost";
-    ::gethostname(host, sizeof(host) - 1);
-    options.service.worker_name = absl::GetFlag(FLAGS_name).empty()
-                                      ? absl::StrCat(host, ":", absl::GetFlag(FLAGS_port))
-                                      : absl::GetFlag(FLAGS_name);
+    // "" = host:port, with the port the server bound (also for --port=0).
+    options.service.worker_name = absl::GetFlag(FLAGS_name);
+    if (absl::GetFlag(FLAGS_max_problems) < 1) {
+      std::fprintf(stderr, "crucible-judge: --max_problems must be at least 1\n");
+      return 2;
+    }
+    options.service.max_problems = static_cast<size_t>(absl::GetFlag(FLAGS_max_problems));
     options.judge.work_root = absl::GetFlag(FLAGS_work_dir);
     options.judge.max_output_bytes = absl::GetFlag(FLAGS_max_output_mib) << 20;
     options.judge.max_processes = absl::GetFlag(FLAGS_max_processes);

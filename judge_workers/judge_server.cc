@@ -70,6 +70,11 @@ int RunJudgeServer(const JudgeServerOptions& options) {
     CRUCIBLE_LOG(Error) << "cannot listen on " << options.address;
     return 1;
   }
+  if (service_options.worker_name.empty()) {
+    char host[256] = "localhost";
+    ::gethostname(host, sizeof(host) - 1);
+    service.SetWorkerName(absl::StrCat(host, ":", port));
+  }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   if (health != nullptr) health->SetServingStatus(true);
   if (!options.port_file.empty()) {

@@ -181,6 +181,7 @@ JudgeServiceImpl::JudgeServiceImpl(::crucible::Judge* judge, JudgeServiceOptions
     : judge_(judge),
       options_(std::move(options)),
       window_(options_.stream_window > 0 ? options_.stream_window : 2 * std::max(1, options_.workers)),
+      worker_name_(options_.worker_name),
       metrics_(std::move(metrics)),
       executions_(prometheus::BuildCounter()
                       .Name("crucible_judge_executions_total")
@@ -300,7 +301,7 @@ absl::StatusOr<std::shared_ptr<const v1::Problem>> JudgeServiceImpl::ResolveProb
 
 void JudgeServiceImpl::Respond(Job& job, v1::JudgeResponse response, absl::Status status) {
   response.set_request_id(job.request.request_id());
-  response.set_worker(options_.worker_name);
+  response.set_worker(worker_name());
   requests_.Add({{"status", StatusLabel(status.code())}}).Increment();
   job.done(std::move(response), ToGrpc(status));
 }
@@ -441,7 +442,12 @@ grpc::ServerUnaryReactor* JudgeServiceImpl::RegisterProblems(
       return reactor;
     }
   }
-  if (problems_.size() + static_cast<size_t>(request->problems_size()) > options_.max_problems) {
+  // Only problems new to this judge count: a reconnecting client re-registers everything.
+  std::unordered_set<std::string> new_ids;
+  for (const v1::Problem& p : request->problems()) {
+    if (problems_.count(p.id()) == 0) new_ids.insert(p.id());
+  }
+  if (problems_.size() + new_ids.size() > options_.max_problems) {
     reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                  absl::StrCat("at most ", options_.max_problems, " problems")));
     return reactor;
@@ -463,6 +469,16 @@ grpc::ServerUnaryReactor* JudgeServiceImpl::RegisterProblems(
   return reactor;
 }
 
+void JudgeServiceImpl::SetWorkerName(std::string name) {
+  absl::MutexLock lock(&name_mu_);
+  worker_name_ = std::move(name);
+}
+
+std::string JudgeServiceImpl::worker_name() const {
+  absl::MutexLock lock(&name_mu_);
+  return worker_name_;
+}
+
 grpc::ServerUnaryReactor* JudgeServiceImpl::GetStatus(grpc::CallbackServerContext* context,
                                                       const v1::JudgeStatusRequest*,
                                                       v1::JudgeStatusResponse* response) {
@@ -479,7 +495,7 @@ grpc::ServerUnaryReactor* JudgeServiceImpl::GetStatus(grpc::CallbackServerContex
   }
   for (const std::string& name : judge_->languages().Names()) response->add_languages(name);
   response->set_version("crucible 0.1.0");
-  response->set_worker(options_.worker_name);
+  response->set_worker(worker_name());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

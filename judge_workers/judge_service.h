@@ -36,7 +36,7 @@ namespace crucible {
 struct JudgeServiceOptions {
   int workers = 2;              // concurrent evaluations; each is a sandbox slot
   int stream_window = 0;        // unanswered requests per stream; 0: 2 * workers
-  std::string worker_name;      // reported in responses ("host:port")
+  std::string worker_name;      // reported in responses; "" until SetWorkerName()
   size_t max_problems = 100000;
 };
 
@@ -65,6 +65,11 @@ class JudgeServiceImpl final : public v1::JudgeService::CallbackService {
   void StopWorkers();
 
   int stream_window() const { return window_; }
+
+  // The name responses carry (JudgeResult.worker at the client). The server sets it to
+  // host:port once its port is bound, so judges started with --port=0 are told apart.
+  void SetWorkerName(std::string name) ABSL_LOCKS_EXCLUDED(name_mu_);
+  std::string worker_name() const ABSL_LOCKS_EXCLUDED(name_mu_);
 
   // Internal: used by the stream reactor.
   struct Job;
@@ -97,6 +102,8 @@ class JudgeServiceImpl final : public v1::JudgeService::CallbackService {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 
+  mutable absl::Mutex name_mu_;
+  std::string worker_name_ ABSL_GUARDED_BY(name_mu_);
   std::shared_ptr<prometheus::Registry> metrics_;
   prometheus::Family<prometheus::Counter>& executions_;
   prometheus::Family<prometheus::Counter>& requests_;

@@ -32,7 +32,8 @@ over that window:
 The model (DIR/model.md), calibrated on the smallest point only, from the same window:
   r_a  samples per second of generation per actor (samples / generation seconds)
   s_j  judge worker-seconds per program (crucible_judge_busy_seconds_total / programs)
-  t_1  learner compute seconds per step at one rank (step seconds, less the all-reduce)
+  t_1  learner seconds per step at one rank: its busy time per step (step, batching and
+       publishing), less nothing: the smallest point is calibrated at its own rank count
   c    core-seconds per sample of the whole loop (this machine's busy CPU time over the
        window, from /proc/stat, for local runs; generation + judging + learner steps else)
   V    adapter bytes (the published version; also the gradient all-reduced per step)
@@ -266,7 +267,10 @@ def calibrate(m0, cores):
     per_actor_busy = m0["generation_seconds"] / max(m0["actors"], 1)
     r_a = (samples / m0["actors"]) / per_actor_busy if per_actor_busy > 0 else float("inf")
     s_j = m0["judge_busy_seconds"] / m0["programs"] if m0["programs"] > 0 else 0.0
-    t_step = m0["step_seconds"] / m0["steps"] if m0["steps"] > 0 else float("inf")
+    # The learner's whole cycle per step while it is not waiting for data: the step itself
+    # plus batching and publishing (its busy time over the window, per step).
+    busy = m0["window_seconds"] * (1 - m0["learner_idle_fraction"])
+    t_step = busy / m0["steps"] if m0["steps"] > 0 else float("inf")
     ranks = m0["ranks"]
     batch = m0.get("learner.batch_size") or samples / max(m0["steps"], 1e-9)
     # Core-seconds per sample of the whole loop: this machine's busy CPU over the window when
@@ -528,7 +532,7 @@ def main():
              "| cost | value |", "|---|---|",
              f"| r_a: samples per generation-second per actor | {k['r_a']:.3f} |",
              f"| s_j: judge worker-seconds per program | {k['s_j'] * 1000:.1f} ms |",
-             f"| t_1: learner seconds per step, one rank | {k['t_1']:.3f} s |",
+             f"| t_1: learner busy seconds per step (step, batching, publishing), one rank | {k['t_1']:.3f} s |",
              f"| B: samples per step | {k['batch']:.0f} |",
              f"| c: core-seconds per sample, whole loop | {k['c']:.3f} |",
              f"| V: adapter bytes (sync and all-reduce) | {k['V']:,} |", "",

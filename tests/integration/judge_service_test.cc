@@ -437,6 +437,52 @@ TEST_CASE("dns:/// endpoints: parsing, and a real name through getaddrinfo", "[i
   CHECK(results[0].verdict.verdict() == v1::OK);
 }
 
+TEST_CASE("judges on --port=0 without --name answer as host:port with the port they bound",
+          "[integration]") {
+  auto a = StartJudge();
+  auto b = StartJudge();
+  JudgeClientOptions options;
+  options.endpoints = {a->address(), b->address()};
+  auto client = JudgeClient::Create(options);
+  REQUIRE(client.ok());
+  REQUIRE((*client)->RegisterProblems(Problems()).ok());
+  std::vector<v1::JudgeRequest> requests;
+  for (int i = 0; i < 40; ++i) {
+    v1::JudgeRequest r;
+    r.set_request_id(absl::StrCat("w-", i));
+    r.set_problem_id("echo");
+    *r.mutable_program() = MakeProgram("python3", absl::StrCat("print(input())  # ", i, "\n"));
+    requests.push_back(std::move(r));
+  }
+  std::set<std::string> workers;
+  for (const JudgeResult& r : (*client)->JudgeAll(requests)) workers.insert(r.worker);
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof(host) - 1);
+  auto port_of = [](const std::string& address) { return address.substr(address.rfind(':') + 1); };
+  const std::set<std::string> expected = {absl::StrCat(host, ":", port_of(a->address())),
+                                          absl::StrCat(host, ":", port_of(b->address()))};
+  // Pull balancing gives both some of 40 programs; neither answers as host:0.
+  CHECK(workers == expected);
+}
+
+TEST_CASE("re-registering unchanged problems does not count against --max_problems", "[integration]") {
+  auto judge = StartJudge({"--max_problems=2"});
+  auto stub = Connect(judge->address());
+  const std::vector<v1::Problem> two = Problems();
+  REQUIRE(two.size() == 2);
+  REQUIRE(RegisterOn(*stub, two).ok());
+  // A reconnecting client registers everything again: the judge is full, and that is fine.
+  for (int i = 0; i < 3; ++i) CHECK(RegisterOn(*stub, two).ok());
+  // A third problem does not fit, alone or beside the two.
+  v1::Problem third = MakeProblem("third", {{"1\n", "1\n"}});
+  CHECK(RegisterOn(*stub, {third}).code() == absl::StatusCode::kResourceExhausted);
+  CHECK(RegisterOn(*stub, {two[0], two[1], third}).code() == absl::StatusCode::kResourceExhausted);
+  // Replacing one with new content is no new problem either.
+  v1::Problem changed = two[0];
+  changed.set_statement(changed.statement() + " (revised)");
+  CHECK(RegisterOn(*stub, {changed}, /*replace=*/true).ok());
+}
+
 TEST_CASE("SIGTERM drains: work in flight finishes, new work is refused, exit 0",
           "[integration]") {
   auto judge = StartJudge();
@@ -448,14 +494,24 @@ TEST_CASE("SIGTERM drains: work in flight finishes, new work is refused, exit 0"
     v1::JudgeRequest r;
     r.set_request_id(absl::StrCat("slow-", i));
     r.set_problem_id("sleepy");
-    *r.mutable_program() = MakeProgram("python3", absl::StrCat("import time\ntime.sleep(0.4)\nprint('done')  # ", i, "\n"));
+    *r.mutable_program() = MakeProgram("python3", absl::StrCat("import time\ntime.sleep(1.0)\nprint('done')  # ", i, "\n"));
     REQUIRE(stream->Write(r));
   }
   v1::JudgeResponse first;
   REQUIRE(stream->Read(&first));
   CHECK(first.verdict().verdict() == v1::OK);
   std::thread stopper([&] { CHECK(judge->Stop() == 0); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Until the judge says it is draining (two programs of a second each are still to run).
+  auto status_stub = Connect(judge->address());
+  bool draining = false;
+  for (int i = 0; i < 500 && !draining; ++i) {
+    grpc::ClientContext status_context;
+    v1::JudgeStatusResponse status;
+    REQUIRE(status_stub->GetStatus(&status_context, v1::JudgeStatusRequest(), &status).ok());
+    draining = !status.serving();
+    if (!draining) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(draining);
   v1::JudgeRequest late;
   late.set_request_id("late");
   late.set_problem_id("echo");
@@ -473,7 +529,9 @@ TEST_CASE("SIGTERM drains: work in flight finishes, new work is refused, exit 0"
     REQUIRE(answers.count(id) == 1);
     CHECK(answers[id].verdict().verdict() == v1::OK);
   }
-  if (answers.count("late")) CHECK(answers["late"].status().code() == grpc::UNAVAILABLE);
+  // New work during the drain is refused, and said so.
+  REQUIRE(answers.count("late") == 1);
+  CHECK(answers["late"].status().code() == grpc::UNAVAILABLE);
 }
 
 int FreePort() {
