@@ -216,14 +216,17 @@ def run_point(args, p, base_sets):
                     proc.wait()
     else:
         config = args.config or str(SRC / "deploy/configs/default.yaml")
-        argv = ["sbatch", "--parsable", f"--job-name=crucible-scale-{point_name(p)}", *args.sbatch.split(),
+        argv = ["sbatch", "--parsable", f"--job-name=crucible-scale-{point_name(p)}", f"--output={pdir}/slurm-%j.out",
+                *args.sbatch.split(),
                 str(SRC / "deploy/slurm/crucible.sbatch"), config, str(run_dir), *set_args]
         job = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip().split(";")[0]
         log(f"{point_name(p)}: Slurm job {job}")
 
         def alive():
             r = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True)
-            return r.stdout.strip() in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED")
+            # One line per component of a heterogeneous job.
+            states = set(r.stdout.split())
+            return bool(states & {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED"})
 
         def stop():
             subprocess.run(["scancel", "--signal=TERM", "--batch", job])
@@ -346,7 +349,7 @@ def fmt(v, digits=2):
 
 def svg_chart(title, xlabel, ylabel, series, width=720, height=420, log_x=False):
     """Inline SVG: `series` = [(name, [(x, y)...])]."""
-    pad_l, pad_r, pad_t, pad_b = 70, 170, 40, 50
+    pad_l, pad_r, pad_t, pad_b = 84, 170, 40, 50
     xs = [x for _, pts in series for x, _ in pts]
     ys = [y for _, pts in series for _, y in pts if y is not None]
     if not xs or not ys:
@@ -366,18 +369,20 @@ def svg_chart(title, xlabel, ylabel, series, width=720, height=420, log_x=False)
              f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - pad_r}" y2="{height - pad_b}" stroke="#333"/>',
              f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{height - pad_b}" stroke="#333"/>',
              f'<text x="{(pad_l + width - pad_r) / 2}" y="{height - 12}" text-anchor="middle">{xlabel}</text>',
-             f'<text x="16" y="{(pad_t + height - pad_b) / 2}" text-anchor="middle" '
-             f'transform="rotate(-90 16 {(pad_t + height - pad_b) / 2})">{ylabel}</text>']
+             f'<text x="14" y="{(pad_t + height - pad_b) / 2}" text-anchor="middle" '
+             f'transform="rotate(-90 14 {(pad_t + height - pad_b) / 2})">{ylabel}</text>']
     for i in range(5):
         y = y1 * i / 4
         parts.append(f'<line x1="{pad_l - 4}" y1="{py(y):.1f}" x2="{width - pad_r}" y2="{py(y):.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{pad_l - 8}" y="{py(y) + 4:.1f}" text-anchor="end">{y:.3g}</text>')
+        label = f"{y:,.0f}" if y >= 100 else f"{y:.3g}"
+        parts.append(f'<text x="{pad_l - 8}" y="{py(y) + 4:.1f}" text-anchor="end">{label}</text>')
     for x in sorted(set(xs)):
         parts.append(f'<text x="{px(x):.1f}" y="{height - pad_b + 16}" text-anchor="middle">{x:g}</text>')
     for i, (name, pts) in enumerate(series):
         colour = colours[i % len(colours)]
         pts = [(x, y) for x, y in sorted(pts) if y is not None]
-        if len(pts) > 1:
+        # A line only through one point per x: several grid points of one size stay dots.
+        if len(pts) > 1 and len({x for x, _ in pts}) == len(pts):
             d = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
             parts.append(f'<polyline points="{d}" fill="none" stroke="{colour}" stroke-width="2"/>')
         for x, y in pts:
@@ -478,6 +483,9 @@ def main():
     bw = args.network_gbps * 1e9 / 8
     latency = args.network_latency_us * 1e-6
     k = calibrate(base, args.node_cores)
+    # The adapter's size is the same at every point: any point's last checkpoint gives it (a
+    # Slurm point stopped by scancel may have been killed before writing one).
+    k["V"] = max([r.get("adapter_bytes") or 0 for r in ok] + [k["V"]])
     for r in ok:
         x, part, _ = predict(k, r["actors"], r["judges"] * r["workers"], r["ranks"], bw, latency,
                              cpu_cores=args.node_cores)
@@ -555,10 +563,11 @@ def main():
     write_png(svg_chart("Throughput", "units (actors + judge workers + learner ranks)", "samples/s", [
         ("measured", [(r["units"], r["samples_per_second"]) for r in ok]),
         ("model", [(r["units"], r["predicted_samples_per_second"]) for r in ok]),
-        ("linear", [(r["units"], base["samples_per_second"] * r["units"] / base["units"]) for r in ok])]),
+        ("linear", sorted({(r["units"], base["samples_per_second"] * r["units"] / base["units"]) for r in ok}))]),
         args.out / "throughput.png")
     write_png(svg_chart("Scaling efficiency", "units (actors + judge workers + learner ranks)",
-                        "efficiency (1 = linear)", [("measured", [(r["units"], r["efficiency"]) for r in ok])]),
+                        "efficiency (1 = linear)", [("measured", [(r["units"], r["efficiency"]) for r in ok]),
+                                                    ("linear", sorted({(r["units"], 1.0) for r in ok}))]),
               args.out / "efficiency.png")
     write_png(svg_chart(f"Model: nodes of {args.node_cores} cores", "nodes", "samples/s",
                         [("projected", [(p["nodes"], p["samples_per_second"]) for p in proj])], log_x=True),
