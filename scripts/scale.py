@@ -282,7 +282,11 @@ def calibrate(m0, cores):
         c = m0["busy_core_seconds"] / samples
     else:
         c = (m0["generation_seconds"] + m0["judge_busy_seconds"] + m0["step_seconds"] * ranks) / samples
-    return {"r_a": r_a, "s_j": s_j, "t_step": t_step, "t_1": t_step * ranks, "batch": batch, "c": c,
+    tokens = m0.get("generated_tokens_per_second", 0) * m0["window_seconds"]
+    tok_s = tokens / m0["actors"] / per_actor_busy if per_actor_busy > 0 else None
+    publish_s = (m0.get("publish_ms") or 0) / 1000
+    return {"r_a": r_a, "tokens_per_second_per_actor": tok_s, "tokens_per_sample": tokens / samples,
+            "publish_seconds": publish_s, "s_j": s_j, "t_step": t_step, "t_1": t_step * ranks, "batch": batch, "c": c,
             "V": m0.get("adapter_bytes") or 0, "staleness": m0.get("learner.max_staleness_steps") or 1,
             "cores": cores}
 
@@ -486,6 +490,8 @@ def main():
     # The adapter's size is the same at every point: any point's last checkpoint gives it (a
     # Slurm point stopped by scancel may have been killed before writing one).
     k["V"] = max([r.get("adapter_bytes") or 0 for r in ok] + [k["V"]])
+    # What one version's publish achieved here (loopback, one subscriber per actor).
+    k["sync_bandwidth_measured"] = k["V"] * base["actors"] / k["publish_seconds"] if k["publish_seconds"] else None
     for r in ok:
         x, part, _ = predict(k, r["actors"], r["judges"] * r["workers"], r["ranks"], bw, latency,
                              cpu_cores=args.node_cores)
@@ -539,11 +545,15 @@ def main():
              f"Calibrated on the smallest point ({point_name(base)}), {args.seconds:.0f} s window:", "",
              "| cost | value |", "|---|---|",
              f"| r_a: samples per generation-second per actor | {k['r_a']:.3f} |",
+             f"| generation tokens/s per actor (while generating) | {fmt(k['tokens_per_second_per_actor'], 0)} |",
+             f"| tokens per sample | {k['tokens_per_sample']:.1f} |",
              f"| s_j: judge worker-seconds per program | {k['s_j'] * 1000:.1f} ms |",
              f"| t_1: learner busy seconds per step (step, batching, publishing), one rank | {k['t_1']:.3f} s |",
              f"| B: samples per step | {k['batch']:.0f} |",
              f"| c: core-seconds per sample, whole loop | {k['c']:.3f} |",
-             f"| V: adapter bytes (sync and all-reduce) | {k['V']:,} |", "",
+             f"| V: adapter bytes (sync and all-reduce) | {k['V']:,} |",
+             f"| sync: publish time per version, measured bandwidth | {1000 * k['publish_seconds']:.1f} ms, "
+             f"{fmt((k['sync_bandwidth_measured'] or 0) / 1e9, 2)} GB/s (loopback: not used for the projection) |", "",
              f"Check on this machine: the model predicts the other {len(ok) - 1} measured points with a mean "
              f"absolute error of {100 * sum(errors) / len(errors):.0f}% (max {100 * max(errors):.0f}%)." if errors else
              "Check on this machine: only one point was measured; nothing to check against.", "",

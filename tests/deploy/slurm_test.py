@@ -11,9 +11,13 @@ and two slurmd on this machine, munge auth, partitions cpu = c1 and gpu = g1).
    comes back as restart 1, the learner resumes from its newest checkpoint, and the run
    ends with every step once in metrics.jsonl (steps 1..S, policy versions increasing),
    exit code 0 and balanced books.
-Standard library only; about 4 minutes (Slurm holds a requeued job ~2 minutes).
+3. scripts/scale.py --launcher slurm on a two-point grid: one job per point, each measured
+   from its processes' /metrics and stopped with scancel; both rows have samples/s and
+   steps/s.
+Standard library only; about 6 minutes (Slurm holds a requeued job ~2 minutes).
 """
 import argparse
+import csv
 import json
 import os
 import pathlib
@@ -164,6 +168,31 @@ def main():
             learner_log = (run_dir / "logs/learner-0.log").read_text()
             if "resumed from" not in learner_log:
                 fail("the learner did not resume from a checkpoint after the requeue")
+
+        # 3. scripts/scale.py --launcher slurm: one job per grid point, measured from its
+        # processes' /metrics across the nodes, stopped with scancel.
+        scale_out = tmp / "scale"
+        tiny = ["model.init_config={src}/data/models/tiny.json", "model.init_tokenizer=", "problems.file=",
+                "problems.ids=[sum-two,max-of-list,count-vowels,reverse-words]", "warm_start.sft_steps=0",
+                "actors.problems_per_batch=1", "actors.samples_per_problem=4", "actors.max_new_tokens=32",
+                "learner.batch_size=8"]
+        argv = ["/usr/bin/python3", src / "scripts/scale.py", "--out", scale_out, "--launcher", "slurm",
+                "--crucible", crucible, "--grid", "actors=1,2", "judges=1", "workers=1", "ranks=1",
+                "--seconds", "8", "--nodes", "1,4", "--node-cores", "2"]
+        for t in tiny:
+            argv += ["--set", t.format(src=src)]
+        r = subprocess.run([str(a) for a in argv], env=env, capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            fail(f"scale.py --launcher slurm exited {r.returncode}:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+        else:
+            rows = list(csv.DictReader(open(scale_out / "scale.csv")))
+            if [x["actors"] for x in rows] != ["1", "2"] or \
+                    not all(float(x["samples_per_second"]) > 0 and float(x["steps_per_second"]) > 0 for x in rows):
+                fail(f"scale.py --launcher slurm: rows {rows}")
+            jobs = sorted(scale_out.glob("points/*/slurm-*.out"))
+            if len(jobs) != 2:
+                fail(f"scale.py --launcher slurm: expected a Slurm job per point, found {jobs}")
+            print(f"scale.py on Slurm: {[x['samples_per_second'] for x in rows]} samples/s", flush=True)
     finally:
         subprocess.run(["bash", cluster, "stop", tmp / "cluster"], capture_output=True)
         print(f"{'FAILED' if FAILURES else 'passed'} in {time.time() - t0:.0f} s", flush=True)
