@@ -35,23 +35,12 @@ import pathlib
 import re
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-FAILURES = []
-
-
-def fail(message):
-    FAILURES.append(message)
-    print(f"FAIL: {message}", flush=True)
-
-
-def run(argv, **kw):
-    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kw)
-    return r.returncode, r.stdout + r.stderr
+from deploy_util import FAILURES, fail, free_port, run, tiny_run
 
 
 def parse_config_show(text):
@@ -305,18 +294,10 @@ def check_overlay(name, objects, crucible, judge, tmp):
           f"{config['actors.count']} actors, judges at {endpoints})", flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-TINY_RUN = [
-    "run.steps=6", "model.init_config={src}/data/models/tiny.json", "model.init_tokenizer=",
-    "problems.file=", "problems.ids=[sum-two,max-of-list,count-vowels,reverse-words]", "warm_start.sft_steps=0",
-    "actors.problems_per_batch=1", "actors.samples_per_problem=4", "actors.max_new_tokens=32",
-    "actors.max_inflight_samples=8", "learner.batch_size=8", "learner.checkpoint_every_steps=3",
-    "learner.max_staleness_steps=4", "eval.problems_file={heldout}", "eval.samples_per_problem=2",
+# The tiny run, plus what the pods' run needs: an end, checkpoints for evaluate, a small
+# held-out eval, and the judge's loopback name.
+LIVE_RUN = [
+    "run.steps=6", "learner.checkpoint_every_steps=3", "eval.problems_file={heldout}", "eval.samples_per_problem=2",
     "eval.checkpoints=false", "judges.endpoints=[dns:///localhost:{judge_port}]", "judges.resolve_interval_s=1",
     "supervisor.drain_timeout_s=30",
 ]
@@ -392,7 +373,8 @@ def live_pods(objects, crucible, judge, src, tmp):
     def tail(pod):
         return (root / f"{pod.name}.log").read_text()[-3000:]
 
-    sets = [f"--set={s.format(src=src, heldout=heldout, judge_port=judge_port)}" for s in TINY_RUN]
+    sets = [f"--set={s}" for s in tiny_run(src)]
+    sets += [f"--set={s.format(heldout=heldout, judge_port=judge_port)}" for s in LIVE_RUN]
     t0 = time.time()
     prepare = start("Job", "crucible-prepare", 0, sets)
     code = prepare.wait(600)

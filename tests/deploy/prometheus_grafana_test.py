@@ -22,7 +22,6 @@ import json
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,23 +29,7 @@ import time
 import urllib.parse
 import urllib.request
 
-FAILURES = []
-
-
-def fail(message):
-    FAILURES.append(message)
-    print(f"FAIL: {message}", flush=True)
-
-
-def run(argv, **kw):
-    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kw)
-    return r.returncode, r.stdout + r.stderr
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from deploy_util import FAILURES, fail, free_port, run
 
 
 def static_checks(src):

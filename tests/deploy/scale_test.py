@@ -19,12 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-TINY = [
-    "model.init_config={src}/data/models/tiny.json", "model.init_tokenizer=", "problems.file=",
-    "problems.ids=[sum-two,max-of-list,count-vowels,reverse-words,fizzbuzz,palindrome]", "warm_start.sft_steps=0",
-    "actors.problems_per_batch=1", "actors.samples_per_problem=4", "actors.max_new_tokens=32",
-    "actors.max_inflight_samples=8", "learner.batch_size=8", "learner.max_staleness_steps=4",
-]
+from deploy_util import tiny_run
+
 
 
 def main():
@@ -45,8 +41,8 @@ def main():
         argv = [sys.executable, src / "scripts/scale.py", "--out", out, "--crucible", a.crucible,
                 "--grid", "actors=1,2", "judges=1", "workers=1", "ranks=1", "--seconds", "8", "--warmup-steps", "2",
                 "--nodes", "1,2,8,64,512", "--node-cores", "2"]
-        for s in TINY:
-            argv += ["--set", s.format(src=src)]
+        for s in tiny_run(src):
+            argv += ["--set", s]
         r = subprocess.run([str(v) for v in argv], capture_output=True, text=True, timeout=600)
         print(r.stdout[-4000:], r.stderr[-3000:], flush=True)
         check(r.returncode == 0, f"scale.py exited {r.returncode}")

@@ -28,12 +28,7 @@ import sys
 import tempfile
 import time
 
-FAILURES = []
-
-
-def fail(message):
-    FAILURES.append(message)
-    print(f"FAIL: {message}", flush=True)
+from deploy_util import FAILURES, fail, tiny_run
 
 
 def sh(argv, env, check=True):
@@ -172,15 +167,11 @@ def main():
         # 3. scripts/scale.py --launcher slurm: one job per grid point, measured from its
         # processes' /metrics across the nodes, stopped with scancel.
         scale_out = tmp / "scale"
-        tiny = ["model.init_config={src}/data/models/tiny.json", "model.init_tokenizer=", "problems.file=",
-                "problems.ids=[sum-two,max-of-list,count-vowels,reverse-words]", "warm_start.sft_steps=0",
-                "actors.problems_per_batch=1", "actors.samples_per_problem=4", "actors.max_new_tokens=32",
-                "learner.batch_size=8"]
         argv = ["/usr/bin/python3", src / "scripts/scale.py", "--out", scale_out, "--launcher", "slurm",
                 "--crucible", crucible, "--grid", "actors=1,2", "judges=1", "workers=1", "ranks=1",
                 "--seconds", "8", "--nodes", "1,4", "--node-cores", "2"]
-        for t in tiny:
-            argv += ["--set", t.format(src=src)]
+        for t in tiny_run(src):
+            argv += ["--set", t]
         r = subprocess.run([str(a) for a in argv], env=env, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             fail(f"scale.py --launcher slurm exited {r.returncode}:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
