@@ -10,28 +10,11 @@
 #include <set>
 #include <thread>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crucible {
-
-constexpr absl::string_view kDnsScheme = "dns:///";
-
-absl::StatusOr<std::optional<DnsName>> ParseDnsEndpoint(const std::string& endpoint) {
-  if (!absl::StartsWith(endpoint, kDnsScheme)) return std::optional<DnsName>();
-  const std::string rest = endpoint.substr(kDnsScheme.size());
-  const size_t colon = rest.rfind(':');
-  DnsName name;
-  if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(rest.substr(colon + 1), &name.port) ||
-      name.port < 1 || name.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", endpoint, "\": expected dns:///host:port"));
-  }
-  name.host = rest.substr(0, colon);
-  return std::optional<DnsName>(std::move(name));
-}
 
 absl::StatusOr<std::vector<std::string>> ResolveHost(const std::string& host, int port) {
   addrinfo hints{};

@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/endpoint.h"
 #include "crucible/v1/judge.grpc.pb.h"
 
 namespace crucible {
@@ -54,12 +55,6 @@ struct JudgeClientOptions {
   std::function<absl::StatusOr<std::vector<std::string>>(const std::string& host, int port)> resolver;
 };
 
-// "dns:///host:port" -> {host, port}; nullopt for a plain "host:port".
-struct DnsName {
-  std::string host;
-  int port = 0;
-};
-absl::StatusOr<std::optional<DnsName>> ParseDnsEndpoint(const std::string& endpoint);
 // getaddrinfo: every TCP address of `host`, as "a.b.c.d:port" or "[v6]:port", sorted.
 absl::StatusOr<std::vector<std::string>> ResolveHost(const std::string& host, int port);
 

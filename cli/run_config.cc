@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cli/flags.h"
+#include "common/endpoint.h"
 #include "common/files.h"
 #include "yaml-cpp/yaml.h"
 
@@ -346,7 +347,7 @@ Check<std::vector<std::string>> Endpoints() {
           port > 65535) {
         return absl::StrCat("expected host:port items, got ", Show(item));
       }
-      if (absl::StartsWith(item, "dns:") && (!absl::StartsWith(item, "dns:///") || colon == 7)) {
+      if (absl::StatusOr<std::optional<DnsName>> dns = ParseDnsEndpoint(item); !dns.ok()) {
         return absl::StrCat("expected dns:///host:port, got ", Show(item));
       }
     }
