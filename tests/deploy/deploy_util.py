@@ -20,6 +20,19 @@ def run(argv, **kw):
     return r.returncode, r.stdout + r.stderr
 
 
+def stop_process(proc, log=None, timeout=30):
+    """SIGTERM, then SIGKILL after `timeout` s; closes the process's log file."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if log is not None:
+        log.close()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 
-from deploy_util import FAILURES, fail, free_port, run, tiny_run
+from deploy_util import FAILURES, fail, free_port, run, stop_process, tiny_run
 
 
 def parse_config_show(text):
@@ -316,13 +316,7 @@ class Pod:
             return None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 def live_pods(objects, crucible, judge, src, tmp):

@@ -29,7 +29,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from deploy_util import FAILURES, fail, free_port, run
+from deploy_util import FAILURES, fail, free_port, run, stop_process
 
 
 def static_checks(src):
@@ -113,12 +113,7 @@ class Prometheus:
         return body["data"]
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 RUN_CONFIG = """run:
