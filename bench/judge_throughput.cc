@@ -8,7 +8,10 @@
 // Every program's source is distinct (a numbered comment), as sampled programs are, so
 // neither side can reuse a compilation; the judge additionally runs Python's compile
 // check (the CE step) once per program, which the baseline skips.
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <atomic>
 #include <cstdio>
@@ -33,6 +36,9 @@ ABSL_FLAG(int, programs, 40, "distinct programs per language");
 ABSL_FLAG(int, tests, 5, "tests per program");
 ABSL_FLAG(int, workers, 2, "concurrent workers on each side");
 ABSL_FLAG(bool, service, true, "also measure through crucible-judge over gRPC");
+ABSL_FLAG(bool, profile, false,
+          "instead: where a sandboxed Python run's time goes, from the sandbox's own "
+          "per-run profile (one session per program, as the judge opens)");
 
 namespace crucible {
 namespace {
@@ -176,6 +182,110 @@ Measure Service(const Workload& w, int workers) {
   return m;
 }
 
+// Per-run means, in microseconds, of the sandbox's own profile (RunProfile) and of what
+// the caller saw: a session per program with every test one run, as Judge::Evaluate does.
+void Profile(const Workload& w, int workers) {
+  auto sandbox = sandbox::ForkServerSandbox::Start(sandbox::SandboxOptions{});
+  if (!sandbox.ok()) CRUCIBLE_LOG(Fatal) << sandbox.status();
+  auto dir = ScopedTempDir::Create(TempRoot(), "bench-profile");
+  if (!dir.ok()) CRUCIBLE_LOG(Fatal) << dir.status();
+  ::chmod(dir->path().c_str(), 0755);
+  const int programs = static_cast<int>(w.sources.size());
+  for (int i = 0; i < programs; ++i) {
+    std::string sub = absl::StrCat(dir->path(), "/p", i);
+    ::mkdir(sub.c_str(), 0755);
+    WriteFile(sub + "/main.py", w.sources[i], 0644).IgnoreError();
+  }
+  struct Sums {
+    double round_trip = 0, scratch = 0, spawn = 0, prepare = 0, program = 0, cleanup = 0;
+    double session_server = 0, session_init = 0, first_round_trip = 0, sandbox_wall = 0;
+    int runs = 0, sessions = 0, failures = 0;
+  };
+  std::vector<Sums> sums(workers);
+  v1::SandboxLimits limits;
+  limits.set_cpu_time_ms(2000);
+  limits.set_wall_time_ms(4000);
+  limits.set_memory_bytes(256 << 20);
+  limits.set_max_processes(64);
+  limits.set_max_file_bytes(64 << 20);
+  limits.set_max_open_files(256);
+  limits.set_stack_bytes(64 << 20);
+  limits.set_tmp_bytes(64 << 20);
+  const double seconds = RunParallel(programs, workers, [&](int i, int worker) {
+    Sums& s = sums[worker];
+    sandbox::SessionOptions options;
+    options.work_dir = absl::StrCat(dir->path(), "/p", i);
+    options.slot = worker;
+    options.limits = limits;
+    auto session = (*sandbox)->OpenSession(options);
+    if (!session.ok()) CRUCIBLE_LOG(Fatal) << session.status();
+    ++s.sessions;
+    for (int t = 0; t < w.problem.tests_size(); ++t) {
+      sandbox::SandboxCommand cmd;
+      cmd.argv = {CRUCIBLE_PYTHON_EXECUTABLE, "/work/main.py"};
+      cmd.action = v1::RunRequest::PYTHON_RUN;
+      cmd.python_script = "/work/main.py";
+      cmd.report_compile_error = t == 0;
+      cmd.stdin_data = w.problem.tests(t).input();
+      const absl::Time start = absl::Now();
+      auto out = (*session)->Run(cmd);
+      const double us = absl::ToDoubleMicroseconds(absl::Now() - start);
+      if (!out.ok() || out->result.exit_code() != 0) {
+        ++s.failures;
+        continue;
+      }
+      const v1::RunProfile& p = out->result.profile();
+      const double in_init = p.scratch_us() + p.spawn_us() + p.prepare_us() + p.program_us() +
+                             p.cleanup_us();
+      if (t == 0) {
+        s.session_server += p.session_server_us();
+        s.session_init += p.session_init_us();
+        s.first_round_trip += us - in_init;
+      } else {
+        s.round_trip += us - in_init;
+      }
+      s.scratch += p.scratch_us();
+      s.spawn += p.spawn_us();
+      s.prepare += p.prepare_us();
+      s.program += p.program_us();
+      s.cleanup += p.cleanup_us();
+      s.sandbox_wall += us;
+      ++s.runs;
+    }
+  });
+  Sums total;
+  for (const Sums& s : sums) {
+    total.round_trip += s.round_trip;
+    total.scratch += s.scratch;
+    total.spawn += s.spawn;
+    total.prepare += s.prepare;
+    total.program += s.program;
+    total.cleanup += s.cleanup;
+    total.session_server += s.session_server;
+    total.session_init += s.session_init;
+    total.first_round_trip += s.first_round_trip;
+    total.sandbox_wall += s.sandbox_wall;
+    total.runs += s.runs;
+    total.sessions += s.sessions;
+    total.failures += s.failures;
+  }
+  const double runs = total.runs, sessions = total.sessions;
+  const double later_runs = std::max(1.0, runs - sessions);
+  std::printf("python3 profile: %d workers, %d sessions, %d runs (%d failed), %.1f runs/s\n",
+              workers, total.sessions, total.runs, total.failures, runs / seconds);
+  std::printf("  per run, in the init (us):  scratch %.0f  spawn %.0f  prepare %.0f  "
+              "program %.0f  cleanup %.0f\n",
+              total.scratch / runs, total.spawn / runs, total.prepare / runs, total.program / runs,
+              total.cleanup / runs);
+  std::printf("  per run, outside the init (us): judge<->init round trip %.0f (later runs)\n",
+              total.round_trip / later_runs);
+  std::printf("  per session (us): server %.0f  init %.0f  first run's overhead beyond the init "
+              "%.0f (includes the server's part)\n",
+              total.session_server / sessions, total.session_init / sessions,
+              total.first_round_trip / sessions);
+  std::printf("  per run as the caller sees it: %.0f us\n", total.sandbox_wall / runs);
+}
+
 void Report(const std::string& language, const std::string& what, const Measure& m,
             const Measure* baseline) {
   std::printf("%-8s %-46s %8.1f exec/s", language.c_str(), what.c_str(), m.rate());
@@ -194,6 +304,10 @@ int main(int argc, char** argv) {
   const int programs = absl::GetFlag(FLAGS_programs);
   const int tests = absl::GetFlag(FLAGS_tests);
   const int workers = absl::GetFlag(FLAGS_workers);
+  if (absl::GetFlag(FLAGS_profile)) {
+    crucible::Profile(crucible::MakeWorkload("python3", programs, tests), workers);
+    return 0;
+  }
   std::printf("judge throughput: %d workers, %d distinct programs x %d tests per language, "
               "%ld CPUs; an execution is one test run\n\n",
               workers, programs, tests, sysconf(_SC_NPROCESSORS_ONLN));

@@ -188,12 +188,18 @@ void ResetSignals(bool keep_dispositions) {
   ResetSignals(/*keep_dispositions=*/python);
   absl::StatusOr<int> listener = host.seccomp.Install();
   if (!listener.ok()) ChildFail(channel, listener.status());
-  if (*listener >= 0) {
-    if (absl::Status s = SendMessage(channel, "N", {*listener}); !s.ok()) ChildFail(channel, s);
-    ::close(*listener);
-  } else if (absl::Status s = SendMessage(channel, "R", {}); !s.ok()) {
+  // "N" (with the listener) or "R", and when the program's own part begins.
+  char ready[1 + sizeof(int64_t)];
+  ready[0] = *listener >= 0 ? 'N' : 'R';
+  const int64_t now_us = NowUs();
+  std::memcpy(ready + 1, &now_us, sizeof(now_us));
+  const int listener_fd[1] = {*listener};
+  if (absl::Status s = SendMessage(channel, absl::string_view(ready, sizeof(ready)),
+                                   absl::MakeConstSpan(listener_fd, *listener >= 0 ? 1 : 0));
+      !s.ok()) {
     ChildFail(channel, s);
   }
+  if (*listener >= 0) ::close(*listener);
   if (python) {
     const bool report = run.action() == v1::RunRequest::PYTHON_RUN && run.report_compile_error();
     if (!report) ::close(channel);
@@ -247,6 +253,12 @@ class Init {
   int64_t children_cpu_us_ = 0;  // CPU of every process reaped so far
 };
 
+// What the server sends the init once the session's cgroup and id maps are in place.
+struct GoMessage {
+  char go = 'G';
+  int64_t server_setup_us = 0;
+};
+
 absl::Status Init::FreshScratch() {
   const std::string options =
       absl::StrCat("size=", session_.limits().tmp_bytes(), ",mode=1777,nr_inodes=4096");
@@ -274,9 +286,11 @@ void Init::KillAndReapEverything() {
 
 void Init::Main(int go_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  char go = 0;
-  if (::read(go_fd, &go, 1) != 1 || go != 'G') ::_exit(1);
+  GoMessage go;
+  go.go = 0;
+  if (::read(go_fd, &go, sizeof(go)) != sizeof(go) || go.go != 'G') ::_exit(1);
   ::close(go_fd);
+  const int64_t init_start_us = NowUs();
   auto fatal = [&](const absl::Status& status) {
     SendError(session_fd_, absl::StrCat("sandbox setup failed: ", status.message()));
     ::_exit(1);
@@ -295,6 +309,7 @@ void Init::Main(int go_fd) {
   sigaddset(&chld, SIGCHLD);
   sigfd_ = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd_ < 0) fatal(ErrnoToStatus(errno, "signalfd"));
+  const int64_t session_init_us = NowUs() - init_start_us;
 
   bool first = true;
   while (true) {
@@ -307,13 +322,20 @@ void Init::Main(int go_fd) {
       continue;
     }
     StdioFds fds{msg->fds[0], msg->fds[1], msg->fds[2]};
+    const int64_t scratch_start_us = NowUs();
     absl::Status scratch = first ? absl::OkStatus() : FreshScratch();
-    first = false;
     if (!scratch.ok()) {
       SendError(session_fd_, scratch.message());
       ::_exit(1);
     }
+    const int64_t scratch_us = NowUs() - scratch_start_us;
     v1::SandboxResult result = Run(run, fds);
+    result.mutable_profile()->set_scratch_us(scratch_us);
+    if (first) {
+      result.mutable_profile()->set_session_server_us(go.server_setup_us);
+      result.mutable_profile()->set_session_init_us(session_init_us);
+    }
+    first = false;
     ::close(fds.stdin_fd);
     ::close(fds.stdout_fd);
     ::close(fds.stderr_fd);
@@ -323,6 +345,7 @@ void Init::Main(int go_fd) {
 
 v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
   v1::SandboxResult result;
+  const int64_t spawn_start_us = NowUs();
   const int64_t oom_before = ReadStats(stats_).oom_kills;
   const bool peak_reset = ResetPeak(stats_);
   int channel[2];
@@ -371,6 +394,9 @@ v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
     result.set_error(absl::StrCat("clone: ", std::strerror(errno)));
     return result;
   }
+  const int64_t spawned_us = NowUs();
+  int64_t ready_us = 0;
+  int64_t reaped_us = 0;
 
   int64_t deadline_us = start_us + session_.limits().wall_time_ms() * 1000;
   int channel_fd = channel[0];
@@ -386,6 +412,10 @@ v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
     if (!msg.ok() || msg->eof) {
       CloseFd(channel_fd);
       return;
+    }
+    if (msg->data.size() == 1 + sizeof(int64_t) && (msg->data[0] == 'N' || msg->data[0] == 'R') &&
+        ready_us == 0) {
+      std::memcpy(&ready_us, msg->data.data() + 1, sizeof(ready_us));
     }
     if (!msg->data.empty() && msg->data[0] == 'N' && !msg->fds.empty() && listener < 0) {
       listener = msg->fds.front();
@@ -431,6 +461,7 @@ v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
         while ((pid = ::wait4(-1, &status, WNOHANG, &usage)) > 0) {
           if (pid != child) continue;  // an orphan reparented to us
           child_done = true;
+          reaped_us = NowUs();
           child_maxrss_kib = usage.ru_maxrss;
           if (WIFEXITED(status)) result.set_exit_code(WEXITSTATUS(status));
           if (WIFSIGNALED(status)) result.set_term_signal(WTERMSIG(status));
@@ -486,6 +517,12 @@ v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
     result.set_peak_memory_bytes(child_maxrss_kib * 1024);
   }
   if (blocked_nr >= 0) result.set_blocked_syscall(SyscallName(blocked_nr));
+  if (ready_us == 0) ready_us = reaped_us;
+  v1::RunProfile* profile = result.mutable_profile();
+  profile->set_spawn_us(spawned_us - spawn_start_us);
+  profile->set_prepare_us(ready_us - spawned_us);
+  profile->set_program_us(reaped_us - ready_us);
+  profile->set_cleanup_us(NowUs() - reaped_us);
   return result;
 }
 
@@ -527,6 +564,7 @@ class Server {
 };
 
 void Server::StartSession(const v1::SessionRequest& request, int session_fd) {
+  const int64_t start_us = NowUs();
   auto fail = [&](const absl::Status& status) {
     SendError(session_fd, status.message());
     ::close(session_fd);
@@ -571,7 +609,11 @@ void Server::StartSession(const v1::SessionRequest& request, int session_fd) {
   }
   absl::Status setup = WriteIdMaps(*init, request.outside_uid(), request.outside_gid());
   if (setup.ok()) setup = cgroup->AddProcess(*init);
-  if (setup.ok() && ::write(go[1], "G", 1) != 1) setup = ErrnoToStatus(errno, "start the init");
+  GoMessage go_message;
+  go_message.server_setup_us = NowUs() - start_us;
+  if (setup.ok() && ::write(go[1], &go_message, sizeof(go_message)) != sizeof(go_message)) {
+    setup = ErrnoToStatus(errno, "start the init");
+  }
   ::close(go[1]);
   if (!setup.ok()) {
     // The init, waiting for "G", dies with its pipe; the judge hears the reason.
