@@ -5,10 +5,14 @@ function(crucible_set_warnings target)
                                            -Wno-missing-field-initializers)
 endfunction()
 
-# crucible_add_test_suite(<name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>])
+# crucible_add_test_suite(<name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>]
+#                         [TIMEOUT <seconds per test case, default 600>])
 # builds tests/<module> as one executable and registers each TEST_CASE with CTest.
 function(crucible_add_test_suite name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE crucible_catch_main ${ARG_LIBS})
   crucible_set_warnings(${name})
@@ -17,6 +21,6 @@ function(crucible_add_test_suite name)
   catch_discover_tests(${name}
     EXTRA_ARGS --warn NoTests
     WORKING_DIRECTORY "${CMAKE_BINARY_DIR}"
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600 SKIP_RETURN_CODE 77
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} SKIP_RETURN_CODE 77
     DISCOVERY_TIMEOUT 30)
 endfunction()

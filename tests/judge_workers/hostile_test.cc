@@ -121,6 +121,24 @@ TEST_CASE("hostile programs: escaping the sandbox", "[hostile]") {
   JudgeHostile({"seccomp_ptrace.cpp", {v1::RE}, "", "before", "", "ptrace"});
 }
 
+// Tests of one program run in turn; one that leaves a daemon and marks in /tmp and /dev/shm
+// must find none of it in the next test, nor can its daemon read the next test's input.
+TEST_CASE("hostile programs: nothing crosses from one test to the next", "[hostile]") {
+  const std::string source = testing::ReadTestFile("tests/judge_workers/hostile/cross_test_spy.py");
+  v1::Problem problem =
+      MakeProblem("spy", {{"1 2\n", "3\n"}, {"10 20\n", "30\n"}, {"100 200\n", "300\n"}});
+  for (int round = 0; round < 2; ++round) {
+    auto verdict = SharedJudge().Evaluate(problem, MakeProgram("python3", source), v1::JudgeOptions(), 0);
+    REQUIRE(verdict.ok());
+    INFO(VerdictToJson(*verdict).substr(0, 3000));
+    CHECK(verdict->verdict() == v1::OK);
+    REQUIRE(verdict->tests_size() == 3);
+    for (const auto& t : verdict->tests()) CHECK(t.verdict() == v1::OK);
+    RequireNothingLeft();
+  }
+  RequireJudgeStillServes();
+}
+
 TEST_CASE("hostile programs: compile bombs are compile errors", "[hostile]") {
   for (const char* file : {"compile_bomb.cpp", "compile_include_device.cpp"}) {
     const std::string source = testing::ReadTestFile(std::string("tests/judge_workers/hostile/") + file);
