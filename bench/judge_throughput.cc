@@ -4,10 +4,14 @@
 // worker threads, the same distinct programs and tests.
 //
 //   judge_throughput_bench [--programs=40] [--tests=5] [--workers=2]
+//   judge_throughput_bench --table [--programs=40]   1/2/4 workers x 1/5/20 tests
+//   judge_throughput_bench --profile [--workers=1]   where a Python run's time goes
+//   judge_throughput_bench --soak_s=600               crucible-judge at full load; leaks
 //
 // Every program's source is distinct (a numbered comment), as sampled programs are, so
 // neither side can reuse a compilation; the judge additionally runs Python's compile
 // check (the CE step) once per program, which the baseline skips.
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +26,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "actors/judge_client.h"
 #include "actors/local_judge.h"
@@ -36,6 +45,13 @@ ABSL_FLAG(int, programs, 40, "distinct programs per language");
 ABSL_FLAG(int, tests, 5, "tests per program");
 ABSL_FLAG(int, workers, 2, "concurrent workers on each side");
 ABSL_FLAG(bool, service, true, "also measure through crucible-judge over gRPC");
+ABSL_FLAG(int, soak_s, 0,
+          "instead: this many seconds at full load through crucible-judge (Python and C++, "
+          "some hostile programs among them), then what grew: RSS, descriptors, processes, "
+          "cgroups, temporary files");
+ABSL_FLAG(bool, table, false,
+          "instead: naive against sandboxed (judge library) for 1, 2 and 4 workers and 1, 5 "
+          "and 20 tests per program, both languages");
 ABSL_FLAG(bool, profile, false,
           "instead: where a sandboxed Python run's time goes, from the sandbox's own "
           "per-run profile (one session per program, as the judge opens)");
@@ -286,6 +302,188 @@ void Profile(const Workload& w, int workers) {
   std::printf("  per run as the caller sees it: %.0f us\n", total.sandbox_wall / runs);
 }
 
+// ---------------------------------------------------------------------------------------
+// Soak: what a long run at full load leaves behind.
+
+// The names in `dir`, without "." and "..": empty if it cannot be read.
+std::vector<std::string> ListDirectory(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (const struct dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(d);
+  return names;
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int64_t ReadStatusKib(pid_t pid, const char* key) {
+  absl::StatusOr<std::string> text = ReadFile(absl::StrCat("/proc/", pid, "/status"));
+  if (!text.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    if (!absl::ConsumePrefix(&line, key)) continue;
+    int64_t kib = 0;
+    if (absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kib)) return kib;
+  }
+  return -1;
+}
+
+pid_t ParentOf(pid_t pid) {
+  absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return -1;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos) return -1;
+  const std::string after_comm = stat->substr(close + 2);
+  std::vector<absl::string_view> fields = absl::StrSplit(after_comm, ' ');
+  int ppid = -1;
+  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid)) return -1;
+  return ppid;
+}
+
+std::vector<pid_t> Descendants(pid_t root) {
+  std::vector<pid_t> all;
+  for (const std::string& name : ListDirectory("/proc")) {
+    int pid = 0;
+    if (absl::SimpleAtoi(name, &pid)) all.push_back(pid);
+  }
+  std::vector<pid_t> out;
+  for (pid_t pid : all) {
+    for (pid_t p = ParentOf(pid); p > 1; p = ParentOf(p)) {
+      if (p == root) {
+        out.push_back(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+int CountEntries(const std::string& dir) { return static_cast<int>(ListDirectory(dir).size()); }
+
+// Per-run cgroups still alive: the subdirectories of each sandbox server's
+// "crucible-<pid>" group, in every hierarchy (v2, or v1 memory and pids).
+int CountCgroups(const std::vector<pid_t>& servers) {
+  int n = 0;
+  std::vector<std::string> stack = {"/sys/fs/cgroup"};
+  while (!stack.empty()) {
+    const std::string dir = stack.back();
+    stack.pop_back();
+    for (const std::string& name : ListDirectory(dir)) {
+      const std::string path = dir + "/" + name;
+      if (!IsDirectory(path)) continue;
+      const bool ours = std::any_of(servers.begin(), servers.end(), [&](pid_t server) {
+        return name == absl::StrCat("crucible-", server);
+      });
+      if (!ours) {
+        stack.push_back(path);
+        continue;
+      }
+      for (const std::string& run : ListDirectory(path)) n += IsDirectory(path + "/" + run);
+    }
+  }
+  return n;
+}
+
+struct Footprint {
+  int64_t judge_rss_kib = 0, sandbox_rss_kib = 0;
+  int judge_fds = 0, sandbox_fds = 0, processes = 0, cgroups = 0, temp_entries = 0;
+};
+
+Footprint TakeFootprint(pid_t judge) {
+  Footprint f;
+  f.judge_rss_kib = ReadStatusKib(judge, "VmRSS:");
+  f.judge_fds = CountEntries(absl::StrCat("/proc/", judge, "/fd"));
+  std::vector<pid_t> below = Descendants(judge);
+  f.processes = static_cast<int>(below.size());
+  std::vector<pid_t> servers;
+  for (pid_t pid : below) {
+    if (ParentOf(pid) != judge) continue;
+    servers.push_back(pid);
+    f.sandbox_rss_kib += ReadStatusKib(pid, "VmRSS:");
+    f.sandbox_fds += CountEntries(absl::StrCat("/proc/", pid, "/fd"));
+  }
+  f.cgroups = CountCgroups(servers);
+  f.temp_entries = CountEntries(TempRoot());
+  return f;
+}
+
+void Soak(int seconds, int workers) {
+  auto judge = LocalJudge::Start(DefaultJudgeBinary(), {absl::StrCat("--workers=", workers)});
+  if (!judge.ok()) CRUCIBLE_LOG(Fatal) << judge.status();
+  JudgeClientOptions options;
+  options.endpoints = {(*judge)->address()};
+  auto client = JudgeClient::Create(options);
+  if (!client.ok()) CRUCIBLE_LOG(Fatal) << client.status();
+  Workload py = MakeWorkload("python3", 1, 5), cpp = MakeWorkload("cpp17", 1, 5);
+  if (absl::Status s = (*client)->RegisterProblems({py.problem}); !s.ok()) CRUCIBLE_LOG(Fatal) << s;
+  // Distinct sources so every C++ program compiles and the compile cache turns over;
+  // a few hostile ones among them.
+  const std::vector<std::string> hostile = {
+      "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+      "x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n",
+      "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n"
+      "print(sum(map(int, open(0).read().split())))\n",
+      "print('x' * (1 << 30))\n",
+      "while True:\n    pass\n"};
+  int64_t serial = 0, executions = 0, failures = 0;
+  auto batch = [&](int n) {
+    std::vector<v1::JudgeRequest> requests;
+    for (int i = 0; i < n; ++i, ++serial) {
+      v1::JudgeRequest r;
+      r.set_request_id(absl::StrCat("soak-", serial));
+      r.set_problem_id(py.problem.id());
+      const bool is_cpp = serial % 4 == 3;
+      r.mutable_program()->set_language(is_cpp ? "cpp17" : "python3");
+      if (serial % 40 == 5) {  // as an RL judge sees them: a failing run ends the program
+        r.mutable_program()->set_source(hostile[(serial / 40) % hostile.size()]);
+        r.mutable_options()->set_stop_at_first_failure(true);
+      } else {
+        r.mutable_program()->set_source(absl::StrCat(is_cpp ? "// " : "# ", "soak ", serial, "\n",
+                                                     is_cpp ? kCpp : kPython));
+      }
+      requests.push_back(std::move(r));
+    }
+    for (const JudgeResult& r : (*client)->JudgeAll(std::move(requests))) {
+      executions += py.problem.tests_size();
+      if (!r.status.ok() || r.verdict.verdict() == v1::SE) ++failures;
+    }
+  };
+  batch(4 * workers * 5);  // warm: the server, the zygote, the caches, the allocator
+  absl::SleepFor(absl::Seconds(1));
+  const Footprint before = TakeFootprint((*judge)->pid());
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + absl::Seconds(seconds);
+  while (absl::Now() < end) batch(4 * workers * 5);
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  absl::SleepFor(absl::Seconds(1));
+  const Footprint after = TakeFootprint((*judge)->pid());
+  auto growth = [](int64_t a, int64_t b) { return a > 0 ? 100.0 * (b - a) / a : 0.0; };
+  std::printf("soak: %.0f s through crucible-judge (%d workers), %ld programs, %ld executions "
+              "(%.0f/s), %ld requests failed or SE\n",
+              elapsed, workers, serial, executions, executions / elapsed, failures);
+  std::printf("  %-28s %10s %10s\n", "", "before", "after");
+  std::printf("  %-28s %10ld %10ld  (%+.1f%%)\n", "crucible-judge RSS (KiB)", before.judge_rss_kib,
+              after.judge_rss_kib, growth(before.judge_rss_kib, after.judge_rss_kib));
+  std::printf("  %-28s %10ld %10ld  (%+.1f%%)\n", "crucible-sandbox RSS (KiB)",
+              before.sandbox_rss_kib, after.sandbox_rss_kib,
+              growth(before.sandbox_rss_kib, after.sandbox_rss_kib));
+  std::printf("  %-28s %10d %10d\n", "crucible-judge open fds", before.judge_fds, after.judge_fds);
+  std::printf("  %-28s %10d %10d\n", "crucible-sandbox open fds", before.sandbox_fds,
+              after.sandbox_fds);
+  std::printf("  %-28s %10d %10d\n", "processes below the judge", before.processes,
+              after.processes);
+  std::printf("  %-28s %10d %10d\n", "session cgroups", before.cgroups, after.cgroups);
+  std::printf("  %-28s %10d %10d\n", "entries in the temp root", before.temp_entries,
+              after.temp_entries);
+}
+
 void Report(const std::string& language, const std::string& what, const Measure& m,
             const Measure* baseline) {
   std::printf("%-8s %-46s %8.1f exec/s", language.c_str(), what.c_str(), m.rate());
@@ -304,6 +502,33 @@ int main(int argc, char** argv) {
   const int programs = absl::GetFlag(FLAGS_programs);
   const int tests = absl::GetFlag(FLAGS_tests);
   const int workers = absl::GetFlag(FLAGS_workers);
+  if (absl::GetFlag(FLAGS_soak_s) > 0) {
+    crucible::Soak(absl::GetFlag(FLAGS_soak_s), workers);
+    return 0;
+  }
+  if (absl::GetFlag(FLAGS_table)) {
+    std::printf("judge throughput table: %d distinct programs per cell, %ld CPUs; exec/s "
+                "(sandboxed / naive)\n\n", programs, sysconf(_SC_NPROCESSORS_ONLN));
+    for (const std::string language : {"python3", "cpp17"}) {
+      std::printf("%-8s %-6s %-24s %-24s %-24s\n", language.c_str(), "tests", "1 worker",
+                  "2 workers", "4 workers");
+      for (int t : {1, 5, 20}) {
+        std::printf("%-8s %-6d", "", t);
+        for (int wk : {1, 2, 4}) {
+          crucible::Workload w = crucible::MakeWorkload(language, programs, t);
+          crucible::Measure naive = crucible::Naive(w, wk);
+          crucible::Measure boxed = crucible::Sandboxed(w, wk, /*zygote=*/true);
+          std::string cell = absl::StrFormat("%.0f/%.0f (%.2fx)%s", boxed.rate(), naive.rate(),
+                                             boxed.rate() / naive.rate(),
+                                             boxed.failures + naive.failures > 0 ? "!" : "");
+          std::printf(" %-24s", cell.c_str());
+          std::fflush(stdout);
+        }
+        std::printf("\n");
+      }
+    }
+    return 0;
+  }
   if (absl::GetFlag(FLAGS_profile)) {
     crucible::Profile(crucible::MakeWorkload("python3", programs, tests), workers);
     return 0;
