@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,14 +171,25 @@ Measure Sandboxed(const Workload& w, int workers, bool zygote) {
   return m;
 }
 
-Measure Service(const Workload& w, int workers) {
+// A crucible-judge on a loopback port, and a client of it with `problem` registered.
+struct ServedJudge {
+  std::unique_ptr<LocalJudge> judge;
+  std::unique_ptr<JudgeClient> client;  // declared last: stops before the judge does
+};
+
+ServedJudge ServeJudge(int workers, const v1::Problem& problem) {
   auto judge = LocalJudge::Start(DefaultJudgeBinary(), {absl::StrCat("--workers=", workers)});
   if (!judge.ok()) CRUCIBLE_LOG(Fatal) << judge.status();
   JudgeClientOptions options;
   options.endpoints = {(*judge)->address()};
   auto client = JudgeClient::Create(options);
   if (!client.ok()) CRUCIBLE_LOG(Fatal) << client.status();
-  if (absl::Status s = (*client)->RegisterProblems({w.problem}); !s.ok()) CRUCIBLE_LOG(Fatal) << s;
+  if (absl::Status s = (*client)->RegisterProblems({problem}); !s.ok()) CRUCIBLE_LOG(Fatal) << s;
+  return {std::move(*judge), std::move(*client)};
+}
+
+Measure Service(const Workload& w, int workers) {
+  ServedJudge served = ServeJudge(workers, w.problem);
   std::vector<v1::JudgeRequest> requests;
   for (size_t i = 0; i < w.sources.size(); ++i) {
     v1::JudgeRequest r;
@@ -189,7 +201,7 @@ Measure Service(const Workload& w, int workers) {
   }
   Measure m;
   const absl::Time start = absl::Now();
-  std::vector<JudgeResult> results = (*client)->JudgeAll(std::move(requests));
+  std::vector<JudgeResult> results = served.client->JudgeAll(std::move(requests));
   m.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   for (const JudgeResult& r : results) {
     m.executions += w.problem.tests_size();
@@ -415,14 +427,8 @@ Footprint TakeFootprint(pid_t judge) {
 }
 
 void Soak(int seconds, int workers) {
-  auto judge = LocalJudge::Start(DefaultJudgeBinary(), {absl::StrCat("--workers=", workers)});
-  if (!judge.ok()) CRUCIBLE_LOG(Fatal) << judge.status();
-  JudgeClientOptions options;
-  options.endpoints = {(*judge)->address()};
-  auto client = JudgeClient::Create(options);
-  if (!client.ok()) CRUCIBLE_LOG(Fatal) << client.status();
-  Workload py = MakeWorkload("python3", 1, 5), cpp = MakeWorkload("cpp17", 1, 5);
-  if (absl::Status s = (*client)->RegisterProblems({py.problem}); !s.ok()) CRUCIBLE_LOG(Fatal) << s;
+  const Workload py = MakeWorkload("python3", 1, 5);
+  ServedJudge served = ServeJudge(workers, py.problem);
   // Distinct sources so every C++ program compiles and the compile cache turns over;
   // a few hostile ones among them.
   const std::vector<std::string> hostile = {
@@ -450,24 +456,26 @@ void Soak(int seconds, int workers) {
       }
       requests.push_back(std::move(r));
     }
-    for (const JudgeResult& r : (*client)->JudgeAll(std::move(requests))) {
-      executions += py.problem.tests_size();
+    for (const JudgeResult& r : served.client->JudgeAll(std::move(requests))) {
+      executions += r.verdict.tests_size();  // a hostile program stops at its first failure
       if (!r.status.ok() || r.verdict.verdict() == v1::SE) ++failures;
     }
   };
   batch(4 * workers * 5);  // warm: the server, the zygote, the caches, the allocator
+  executions = failures = 0;
+  const int64_t warm_programs = serial;
   absl::SleepFor(absl::Seconds(1));
-  const Footprint before = TakeFootprint((*judge)->pid());
+  const Footprint before = TakeFootprint(served.judge->pid());
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(seconds);
   while (absl::Now() < end) batch(4 * workers * 5);
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   absl::SleepFor(absl::Seconds(1));
-  const Footprint after = TakeFootprint((*judge)->pid());
+  const Footprint after = TakeFootprint(served.judge->pid());
   auto growth = [](int64_t a, int64_t b) { return a > 0 ? 100.0 * (b - a) / a : 0.0; };
   std::printf("soak: %.0f s through crucible-judge (%d workers), %ld programs, %ld executions "
               "(%.0f/s), %ld requests failed or SE\n",
-              elapsed, workers, serial, executions, executions / elapsed, failures);
+              elapsed, workers, serial - warm_programs, executions, executions / elapsed, failures);
   std::printf("  %-28s %10s %10s\n", "", "before", "after");
   std::printf("  %-28s %10ld %10ld  (%+.1f%%)\n", "crucible-judge RSS (KiB)", before.judge_rss_kib,
               after.judge_rss_kib, growth(before.judge_rss_kib, after.judge_rss_kib));
