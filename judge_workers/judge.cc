@@ -144,7 +144,18 @@ absl::StatusOr<std::unique_ptr<Judge>> Judge::Create(JudgeConfig config,
   if (languages.Names().empty()) {
     return absl::FailedPreconditionError("no language is available (python3 or g++ missing)");
   }
-  return std::unique_ptr<Judge>(new Judge(std::move(config), std::move(sandbox), std::move(languages)));
+  auto judge = std::unique_ptr<Judge>(new Judge(std::move(config), std::move(sandbox), std::move(languages)));
+  if (!judge->config_.precompiled_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<PrecompiledHeaders>> headers = PrecompiledHeaders::Start(
+        judge->config_.precompiled_dir, judge->languages_, judge->sandbox_);
+    if (headers.ok()) {
+      judge->precompiled_ = std::move(*headers);
+    } else {
+      // Only slower: every compile parses its headers.
+      CRUCIBLE_LOG(Warning) << "no precompiled headers: " << headers.status();
+    }
+  }
+  return judge;
 }
 
 Judge::~Judge() { RemoveTree(config_.work_root).IgnoreError(); }
@@ -226,6 +237,7 @@ absl::StatusOr<std::shared_ptr<Judge::CompiledProgram>> Judge::Compile(const Lan
     sandbox::SessionOptions session;
     session.work_dir = dir;
     session.work_dir_writable = language.compile_writes_work_dir;
+    if (precompiled_ != nullptr) session.precompiled_dir = precompiled_->DirFor(language.name);
     session.slot = slot;
     // A compiler is a pipeline of processes (cc1plus | as, then ld): let it use every CPU.
     session.pin_cpu = false;

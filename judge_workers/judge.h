@@ -20,6 +20,7 @@
 #include "crucible/v1/judge.pb.h"
 #include "crucible/v1/problem.pb.h"
 #include "judge_workers/language.h"
+#include "judge_workers/precompiled_headers.h"
 #include "judge_workers/sandbox/sandbox.h"
 
 namespace crucible {
@@ -35,6 +36,9 @@ struct JudgeConfig {
   size_t program_cache_entries = 512;
   int64_t program_cache_source_bytes = 64 << 20;
   int default_returned_output_bytes = 256;
+  // Where precompiled headers are cached (precompiled_headers.h); empty: none are used.
+  // Judges on one machine may share it.
+  std::string precompiled_dir;
 };
 
 class Judge {
@@ -58,6 +62,8 @@ class Judge {
   const LanguageRegistry& languages() const { return languages_; }
   const std::string& work_root() const { return config_.work_root; }
   const sandbox::Sandbox& sandbox() const { return *sandbox_; }
+  // Null unless JudgeConfig::precompiled_dir is set (and usable).
+  PrecompiledHeaders* precompiled_headers() const { return precompiled_.get(); }
 
  private:
   struct CompiledProgram;
@@ -79,6 +85,7 @@ class Judge {
   std::shared_ptr<sandbox::Sandbox> sandbox_;
   const LanguageRegistry languages_;
   std::unique_ptr<ProgramCache> cache_;
+  std::unique_ptr<PrecompiledHeaders> precompiled_;
 };
 
 }  // namespace crucible

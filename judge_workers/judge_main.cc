@@ -18,6 +18,7 @@
 #include "common/flags_util.h"
 #include "judge_workers/check_command.h"
 #include "judge_workers/judge_server.h"
+#include "judge_workers/precompiled_headers.h"
 
 ABSL_FLAG(std::string, problem, "", "check: problem file (JSONL, one line or many, or one JSON object)");
 ABSL_FLAG(std::string, problem_id, "", "check: which problem of the file");
@@ -41,6 +42,12 @@ ABSL_FLAG(int64_t, max_output_mib, 32, "per-run stdout/stderr limit (OLE beyond 
 ABSL_FLAG(int64_t, max_processes, 64, "processes and threads per run");
 ABSL_FLAG(std::string, python, "", "system Python interpreter (default: the one built against)");
 ABSL_FLAG(bool, python_zygote, true, "serve Python runs from a pre-initialised interpreter");
+ABSL_FLAG(bool, precompiled_headers, true,
+          "serve: precompile the languages' common headers (bits/stdc++.h, iostream) once per "
+          "machine and compiler, and offer them to every compile");
+ABSL_FLAG(std::string, precompiled_dir, "",
+          "serve: the precompiled header cache (default: /var/cache/crucible/precompiled for "
+          "root, else ~/.cache/crucible/precompiled); shared by the judges of a machine");
 ABSL_FLAG(std::string, cgroup_parent, "", "a delegated cgroup v2 directory to use");
 ABSL_FLAG(int64_t, sandbox_uid_base, 1000000000,
           "first uid of the blocks sandboxes take when the judge runs as root");
@@ -112,6 +119,12 @@ int main(int argc, char** argv) {
     }
     options.service.max_problems = static_cast<size_t>(absl::GetFlag(FLAGS_max_problems));
     options.judge.work_root = absl::GetFlag(FLAGS_work_dir);
+    if (absl::GetFlag(FLAGS_precompiled_headers)) {
+      options.judge.precompiled_dir = absl::GetFlag(FLAGS_precompiled_dir);
+      if (options.judge.precompiled_dir.empty()) {
+        options.judge.precompiled_dir = crucible::DefaultPrecompiledCacheDir();
+      }
+    }
     options.judge.max_output_bytes = absl::GetFlag(FLAGS_max_output_mib) << 20;
     options.judge.max_processes = absl::GetFlag(FLAGS_max_processes);
     options.sandbox = SandboxOptionsFromFlags();

@@ -60,10 +60,27 @@ LanguageRegistry LanguageRegistry::Default(const std::string& python_executable,
     Language cpp;
     cpp.name = "cpp17";
     cpp.source_file = "main.cpp";
-    cpp.compile_argv = {cxx_compiler,     "-std=gnu++17", "-O2",   "-pipe",
-                        "-DONLINE_JUDGE", "-fdiagnostics-color=never", "-fmax-errors=20",
-                        "-o",             "/work/main",   "/work/main.cpp"};
+    // The flags that decide whether a precompiled header is usable are the same in both.
+    const std::vector<std::string> flags = {"-std=gnu++17", "-O2", "-DONLINE_JUDGE"};
+    cpp.compile_argv = {cxx_compiler};
+    cpp.compile_argv.insert(cpp.compile_argv.end(), flags.begin(), flags.end());
+    for (const char* arg : {"-pipe", "-fdiagnostics-color=never", "-fmax-errors=20",
+                            "-I/precompiled"}) {
+      cpp.compile_argv.push_back(arg);
+    }
+    // gold links these programs 1.3-3x faster than bfd (the link is half of a small
+    // program's build); same output format and libraries.
+    if (::access("/usr/bin/ld.gold", X_OK) == 0) cpp.compile_argv.push_back("-fuse-ld=gold");
+    for (const char* arg : {"-o", "/work/main", "/work/main.cpp"}) cpp.compile_argv.push_back(arg);
     cpp.compile_limits = CompileLimits(/*cpu_ms=*/15000, /*memory_mib=*/1024);
+    // The two first includes competitive programs use most; each saves 0.4-1.6 s of
+    // parsing per compile.
+    cpp.precompiled_headers = {"bits/stdc++.h", "iostream"};
+    cpp.precompile_argv = {cxx_compiler};
+    cpp.precompile_argv.insert(cpp.precompile_argv.end(), flags.begin(), flags.end());
+    for (const char* arg : {"-x", "c++-header", "{source}", "-o", "{output}"}) {
+      cpp.precompile_argv.push_back(arg);
+    }
     cpp.compile_writes_work_dir = true;
     cpp.run_argv = {"/work/main"};
     registry.Register(std::move(cpp));

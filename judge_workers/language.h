@@ -23,6 +23,14 @@ struct Language {
   v1::RunRequest::Action compile_action = v1::RunRequest::EXEC;
   v1::SandboxLimits compile_limits;
   bool compile_writes_work_dir = false;  // the compiler leaves its output in /work
+  // Headers the judge precompiles once (JudgeConfig::precompiled_dir) and offers to every
+  // compile read-only at /precompiled, e.g. "bits/stdc++.h". precompile_argv builds one:
+  // "{source}" stands for a file holding only `#include <header>`, "{output}" for the
+  // precompiled file. compile_argv must search /precompiled first; a compiler that finds
+  // no usable precompiled file there (flags or macros differ, not the first include)
+  // reads the header as usual, so the result never depends on it.
+  std::vector<std::string> precompiled_headers;
+  std::vector<std::string> precompile_argv;
   std::vector<std::string> run_argv;
   v1::RunRequest::Action run_action = v1::RunRequest::EXEC;
   // Multiplies a problem's time limit for this language.

@@ -300,6 +300,7 @@ void Init::Main(int go_fd) {
   plan.skeleton = host_.root_dir;
   plan.work_dir = session_.work_dir();
   plan.work_dir_writable = session_.work_dir_writable();
+  plan.precompiled_dir = session_.precompiled_dir();
   plan.tmp_bytes = session_.limits().tmp_bytes();
   plan.mount_proc = host_.proc_mount;
   if (absl::Status s = EnterSandboxRoot(plan); !s.ok()) fatal(s);
@@ -427,12 +428,16 @@ v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
     }
     for (int fd : msg->fds) ::close(fd);
   };
+  // The client sends nothing while a run is in progress: the session socket becoming
+  // readable means it was closed or cancelled, and the run is killed at once.
+  bool client_gone = false;
   while (!child_done) {
-    pollfd pfds[3];
+    pollfd pfds[4];
     int n = 0;
     pfds[n++] = {sigfd_, POLLIN, 0};
     if (channel_fd >= 0) pfds[n++] = {channel_fd, POLLIN, 0};
     if (listener >= 0) pfds[n++] = {listener, POLLIN, 0};
+    if (!client_gone) pfds[n++] = {session_fd_, POLLIN, 0};
     int timeout_ms = -1;
     if (deadline_us > 0) {
       int64_t left = deadline_us - NowUs();
@@ -466,6 +471,9 @@ v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
           if (WIFEXITED(status)) result.set_exit_code(WEXITSTATUS(status));
           if (WIFSIGNALED(status)) result.set_term_signal(WTERMSIG(status));
         }
+      } else if (pfds[i].fd == session_fd_) {
+        client_gone = true;
+        ::kill(-1, SIGKILL);
       } else if (pfds[i].fd == channel_fd) {
         read_channel();
       } else if (pfds[i].fd == listener) {
@@ -532,6 +540,9 @@ v1::SandboxResult Init::Run(const v1::RunRequest& run, StdioFds fds) {
 absl::Status ValidateSession(const v1::SessionRequest& request) {
   if (request.work_dir().empty() || request.work_dir()[0] != '/') {
     return absl::InvalidArgumentError("work_dir must be an absolute path");
+  }
+  if (!request.precompiled_dir().empty() && request.precompiled_dir()[0] != '/') {
+    return absl::InvalidArgumentError("precompiled_dir must be an absolute path");
   }
   if (::geteuid() == 0 && (request.outside_uid() == 0 || request.outside_gid() == 0)) {
     return absl::InvalidArgumentError("the sandbox user must not map to root");

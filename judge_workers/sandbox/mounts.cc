@@ -145,6 +145,7 @@ absl::Status BuildSkeleton(const std::string& root) {
   CRUCIBLE_RETURN_IF_ERROR(MakeDir(dev + "/shm", 0755));
   CRUCIBLE_RETURN_IF_ERROR(MakeDir(root + "/tmp", 0755));
   CRUCIBLE_RETURN_IF_ERROR(MakeDir(root + "/work", 0755));
+  CRUCIBLE_RETURN_IF_ERROR(MakeDir(root + "/precompiled", 0755));
   return MakeDir(root + "/proc", 0555);
 }
 
@@ -169,6 +170,10 @@ absl::Status EnterSandboxRoot(const MountPlan& plan) {
       Mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmp_options.c_str()));
   CRUCIBLE_RETURN_IF_ERROR(
       Bind(plan.work_dir, root + "/work", !plan.work_dir_writable, MS_NODEV));
+  if (!plan.precompiled_dir.empty()) {
+    CRUCIBLE_RETURN_IF_ERROR(
+        Bind(plan.precompiled_dir, root + "/precompiled", /*read_only=*/true, MS_NODEV | MS_NOEXEC));
+  }
   if (plan.mount_proc) {
     CRUCIBLE_RETURN_IF_ERROR(
         Mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));

@@ -2,7 +2,8 @@
 // namespace: a read-only tmpfs root holding read-only binds of the system directories
 // (/usr and the /bin, /lib, ... links or binds beside it), a minimal /etc and /dev, a
 // private size-limited /tmp, the run's work directory at /work, and a fresh /proc for the
-// run's PID namespace. Everything else on the host (home directories, /root, /var, the
+// run's PID namespace, and /precompiled (read-only; the judge's precompiled headers when
+// the session asks for them, otherwise empty). Everything else on the host (home directories, /root, /var, the
 // judge's own files, other runs) does not exist inside.
 #ifndef CRUCIBLE_JUDGE_WORKERS_SANDBOX_MOUNTS_H_
 #define CRUCIBLE_JUDGE_WORKERS_SANDBOX_MOUNTS_H_
@@ -24,6 +25,7 @@ struct MountPlan {
   std::string skeleton;       // from BuildSkeleton
   std::string work_dir;       // host directory bound at /work
   bool work_dir_writable = false;
+  std::string precompiled_dir;  // optional host directory bound read-only at /precompiled
   int64_t tmp_bytes = 64 << 20;
   bool mount_proc = true;
 };

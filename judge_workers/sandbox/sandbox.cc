@@ -272,6 +272,14 @@ class ForkServerSession : public SandboxSession {
       : fd_(fd), options_(std::move(options)), on_lost_(std::move(on_lost)) {}
   ~ForkServerSession() override { fd_.reset(); }
 
+  void Cancel() override {
+    absl::MutexLock lock(&cancel_mu_);
+    cancelled_ = true;
+    // Not closed here: Run may be reading it. The sandbox's init sees the shutdown and
+    // kills the run; Run's read then ends.
+    if (fd_.get() >= 0) ::shutdown(fd_.get(), SHUT_RDWR);
+  }
+
   absl::StatusOr<SandboxOutput> Run(const SandboxCommand& command) override {
     if (fd_.get() < 0) return absl::UnavailableError("the sandbox session is closed");
     CRUCIBLE_ASSIGN_OR_RETURN(Fd in, MakeInputFd(command.stdin_data));
@@ -307,7 +315,9 @@ class ForkServerSession : public SandboxSession {
 
  private:
   absl::Status Lost(absl::string_view why) {
+    absl::MutexLock lock(&cancel_mu_);
     fd_.reset();
+    if (cancelled_) return absl::CancelledError("the sandbox session was cancelled");
     if (on_lost_) on_lost_();
     return absl::UnavailableError(std::string(why));
   }
@@ -329,6 +339,8 @@ class ForkServerSession : public SandboxSession {
   Fd fd_;
   const SessionOptions options_;
   std::function<void()> on_lost_;
+  absl::Mutex cancel_mu_;  // orders Cancel's shutdown against Lost's close
+  bool cancelled_ ABSL_GUARDED_BY(cancel_mu_) = false;
 };
 
 }  // namespace
@@ -340,6 +352,7 @@ absl::StatusOr<std::unique_ptr<SandboxSession>> ForkServerSandbox::OpenSession(
   request.set_slot(options.slot);
   request.set_work_dir(options.work_dir);
   request.set_work_dir_writable(options.work_dir_writable);
+  request.set_precompiled_dir(options.precompiled_dir);
   *request.mutable_limits() = options.limits;
   auto [uid, gid] = OutsideIds(options.slot);
   request.set_outside_uid(uid);

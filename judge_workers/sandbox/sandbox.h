@@ -32,6 +32,7 @@ namespace crucible::sandbox {
 struct SessionOptions {
   std::string work_dir;            // host directory, mounted at /work
   bool work_dir_writable = false;
+  std::string precompiled_dir;     // optional host directory, mounted read-only at /precompiled
   int slot = 0;                    // concurrent sessions use distinct slots
   bool pin_cpu = true;             // run on one CPU (slot-determined): steadier timings
   v1::SandboxLimits limits;        // for every command of the session
@@ -58,6 +59,9 @@ class SandboxSession {
  public:
   virtual ~SandboxSession() = default;
   virtual absl::StatusOr<SandboxOutput> Run(const SandboxCommand& command) = 0;
+  // Callable from any thread: a Run in progress is killed and returns CANCELLED, and the
+  // session is closed (later Runs fail).
+  virtual void Cancel() = 0;
 };
 
 class Sandbox {

@@ -389,6 +389,60 @@ TEST_CASE("a dead sandbox server is replaced", "[sandbox]") {
   RequireNothingLeft();
 }
 
+TEST_CASE("a cancelled session kills its run at once and stays closed", "[sandbox]") {
+  WorkDir dir;
+  v1::SandboxLimits limits = TestLimits();
+  limits.set_wall_time_ms(60'000);
+  auto session = SharedSandbox()->OpenSession(Session(dir.path(), limits));
+  REQUIRE(session.ok());
+  SandboxCommand cmd;
+  cmd.argv = {"/bin/sh", "-c", "sleep 100 & (sleep 100 &); while :; do :; done"};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    (*session)->Cancel();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto out = (*session)->Run(cmd);
+  const auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  CHECK(absl::IsCancelled(out.status()));
+  CHECK(took < std::chrono::seconds(10));
+  cmd.argv = {"/bin/true"};
+  CHECK_FALSE((*session)->Run(cmd).ok());
+  // The init killed everything of the run; the server goes on serving.
+  for (int i = 0; i < 200 && ::geteuid() == 0 && !crucible::testing::ProcessesWithUids(
+                                  SharedSandbox()->OutsideIds(0).first, 1).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  RequireNothingLeft();
+  SandboxOutput again = RunShell("echo served");
+  CHECK(again.stdout_data == "served\n");
+}
+
+TEST_CASE("the precompiled directory is offered read-only, and only when a session asks",
+          "[sandbox]") {
+  WorkDir offered;
+  offered.Write("marker", "precompiled-marker\n");
+  WorkDir dir;
+  SessionOptions options = Session(dir.path());
+  options.precompiled_dir = offered.path();
+  SandboxCommand cmd;
+  cmd.argv = {"/bin/sh", "-c",
+              "cat /precompiled/marker; touch /precompiled/x 2>/dev/null && echo writable; "
+              "echo x >> /precompiled/marker 2>/dev/null && echo appendable; "
+              "cp /bin/true /tmp/t; ls /precompiled"};
+  auto out = SharedSandbox()->RunOnce(options, cmd);
+  REQUIRE(out.ok());
+  INFO(out->stdout_data << out->stderr_data);
+  CHECK(out->stdout_data == "precompiled-marker\nmarker\n");
+  CHECK(ReadFile(offered.path() + "/marker").value_or("") == "precompiled-marker\n");
+  SandboxOutput bare = RunShell("ls -A /precompiled | wc -l");
+  CHECK(bare.stdout_data == "0\n");
+  options.precompiled_dir = "relative/dir";
+  CHECK_FALSE(SharedSandbox()->RunOnce(options, cmd).ok());
+  RequireNothingLeft();
+}
+
 TEST_CASE("a bad request is a sandbox error, not a crash", "[sandbox]") {
   SandboxCommand cmd;
   cmd.argv = {"/bin/true"};
