@@ -46,7 +46,7 @@ ABSL_FLAG(bool, precompiled_headers, true,
           "serve: precompile the languages' common headers (bits/stdc++.h, iostream) once per "
           "machine and compiler, and offer them to every compile");
 ABSL_FLAG(std::string, precompiled_dir, "",
-          "serve: the precompiled header cache (default: /var/cache/crucible/precompiled for "
+          "serve, precompile: the precompiled header cache (default: /var/cache/crucible/precompiled for "
           "root, else ~/.cache/crucible/precompiled); shared by the judges of a machine");
 ABSL_FLAG(std::string, cgroup_parent, "", "a delegated cgroup v2 directory to use");
 ABSL_FLAG(int64_t, sandbox_uid_base, 1000000000,
@@ -76,7 +76,7 @@ bool ParseTestSet(const std::string& text, crucible::v1::TestSet* out) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "crucible-judge serve [flags] | crucible-judge check --problem FILE [--problem-id ID] "
-      "--language python3|cpp17 --source FILE");
+      "--language python3|cpp17 --source FILE | crucible-judge precompile [--precompiled_dir DIR]");
   std::vector<std::string> args = crucible::NormalizeDashedFlags(argc, argv);
   std::vector<char*> arg_ptrs = crucible::ArgvPointers(args);
   std::vector<char*> positional =
@@ -98,6 +98,36 @@ int main(int argc, char** argv) {
     options.judge.set_stop_at_first_failure(absl::GetFlag(FLAGS_stop_at_first_failure));
     options.sandbox = SandboxOptionsFromFlags();
     return crucible::RunCheckCommand(options);
+  }
+  if (command == "precompile") {
+    // Fills the cache now (at image build or set-up time), so judges started later find it.
+    const std::string dir = absl::GetFlag(FLAGS_precompiled_dir).empty()
+                                ? crucible::DefaultPrecompiledCacheDir()
+                                : absl::GetFlag(FLAGS_precompiled_dir);
+    crucible::sandbox::SandboxOptions sandbox_options = SandboxOptionsFromFlags();
+    auto sandbox = crucible::sandbox::ForkServerSandbox::Start(sandbox_options);
+    if (!sandbox.ok()) {
+      std::fprintf(stderr, "crucible-judge: %s\n", sandbox.status().ToString().c_str());
+      return 3;
+    }
+    auto headers = crucible::PrecompiledHeaders::Start(
+        dir,
+        crucible::LanguageRegistry::Default(sandbox_options.python_executable.empty()
+                                                ? CRUCIBLE_PYTHON_EXECUTABLE
+                                                : sandbox_options.python_executable),
+        std::move(*sandbox));
+    if (!headers.ok()) {
+      std::fprintf(stderr, "crucible-judge: %s\n", headers.status().ToString().c_str());
+      return 2;
+    }
+    crucible::PrecompiledHeaders::Counts counts;
+    if (!(*headers)->WaitUntilBuilt(absl::Minutes(30), &counts)) {
+      std::fprintf(stderr, "crucible-judge: precompiling did not finish in 30 minutes\n");
+      return 1;
+    }
+    std::printf("precompiled headers in %s: %d built, %d reused, %d failed\n", dir.c_str(),
+                counts.built, counts.reused, counts.failed);
+    return counts.failed == 0 ? 0 : 1;
   }
   if (command == "serve") {
     crucible::JudgeServerOptions options;

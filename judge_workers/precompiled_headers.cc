@@ -237,7 +237,8 @@ void PrecompiledHeaders::BuildAll(std::vector<Job> jobs) {
 absl::Status PrecompiledHeaders::Build(const Job& job, int serial, bool* reused) {
   // One judge of a machine builds a language's headers at a time; another waits for it
   // and then finds the header built.
-  const std::string lock_path = job.dir + "/.lock";
+  // Beside the directory, not in it: compiles see only precompiled files.
+  const std::string lock_path = job.dir + ".lock";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) return ErrnoToStatus(errno, absl::StrCat("open ", lock_path));
   struct Unlock {

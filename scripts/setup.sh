@@ -66,5 +66,9 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
+# The judges' precompiled C++ headers, once per machine and compiler (judges started before
+# would build them in the background instead). Not fatal: without them compiles parse.
+"$BUILD_DIR/bin/crucible-judge" precompile 2>/dev/null ||
+  echo "setup: precompiled headers not built; judges will parse the headers"
 # The optional parts this build has (NCCL: when the CUDA toolkit and NCCL were found).
 sed -n 's/^CRUCIBLE_WITH_NCCL:BOOL=\(.*\)/setup: NCCL communicator \1/p' "$BUILD_DIR/CMakeCache.txt"
