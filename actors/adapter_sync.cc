@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/model/checkpoint.h"
+#include "common/status_macros.h"
 
 namespace crucible {
 
@@ -50,13 +51,20 @@ absl::Status AdapterSync::Apply(const WeightsVersion& v) {
     }
     order.push_back(&it->second);
   }
-  absl::StatusOr<std::vector<float>> data = DecodeFloat32(v);
-  if (!data.ok()) return data.status();
+  CRUCIBLE_RETURN_IF_ERROR(Float32Elements(v).status());
   torch::NoGradGuard no_grad;
-  int64_t offset = 0;
-  for (torch::Tensor* target : order) {
-    target->copy_(torch::from_blob(data->data() + offset, target->sizes(), torch::kFloat32));
-    offset += target->numel();
+  // Float32 CPU tensors are decoded into directly; others (bf16, CUDA) through one
+  // tensor-sized staging buffer, reused.
+  std::vector<float> staging;
+  for (size_t k = 0; k < order.size(); ++k) {
+    torch::Tensor& target = *order[k];
+    if (target.device().is_cpu() && target.scalar_type() == torch::kFloat32 && target.is_contiguous()) {
+      CRUCIBLE_RETURN_IF_ERROR(DecodeTensorFloat32(v, k, 1, target.data_ptr<float>()));
+      continue;
+    }
+    staging.resize(static_cast<size_t>(target.numel()));
+    CRUCIBLE_RETURN_IF_ERROR(DecodeTensorFloat32(v, k, 1, staging.data()));
+    target.copy_(torch::from_blob(staging.data(), target.sizes(), torch::kFloat32));
   }
   return absl::OkStatus();
 }

@@ -35,7 +35,9 @@ absl::StatusOr<std::unique_ptr<WeightSubscriber>> WeightSubscriber::Create(
 }
 
 WeightSubscriber::WeightSubscriber(WeightSubscriberOptions options, Callback on_version)
-    : options_(std::move(options)), on_version_(std::move(on_version)) {
+    : options_(std::move(options)),
+      on_version_(std::move(on_version)),
+      shared_memory_token_(options_.shared_memory ? SharedMemoryToken() : "") {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   // The stream idles between versions; keepalive notices a learner that vanished without
@@ -131,6 +133,7 @@ bool WeightSubscriber::Serve(absl::Status* ended) {
     stats_.connected = true;
     request.set_have_run_id(stats_.have_run_id);
     request.set_have_version(stats_.have_version);
+    if (stats_.shared_failures < 3) request.set_shared_memory_token(shared_memory_token_);
   }
   std::unique_ptr<grpc::ClientReader<v1::WeightsUpdate>> reader =
       stub_->Subscribe(&context, request);
@@ -138,17 +141,26 @@ bool WeightSubscriber::Serve(absl::Status* ended) {
   v1::WeightsUpdate update;
   bool delivered = false;
   absl::Status refusal;
+  bool shared = false;  // the version in progress comes as a file
   while (reader->Read(&update)) {
+    if (update.has_manifest()) shared = !update.manifest().shared_file().empty();
     absl::StatusOr<std::shared_ptr<const WeightsVersion>> fed = assembler.Feed(update);
     std::shared_ptr<const WeightsVersion> version;
     {
       absl::MutexLock lock(&mu_);
       if (update.has_chunk()) stats_.bytes_received += update.chunk().data().size();
       if (!fed.ok()) {
+        // A shared file that is gone or unreadable is not the stream's fault: the next
+        // stream gets the newest version again, from a file while that keeps working.
+        if (shared && update.has_commit() &&
+            (absl::IsUnavailable(fed.status()) || absl::IsDataLoss(fed.status()))) {
+          ++stats_.shared_failures;
+        }
         ++(absl::IsDataLoss(fed.status()) ? stats_.checksum_failures : stats_.refused);
         refusal = fed.status();
         break;
       }
+      if (*fed != nullptr && shared) ++stats_.versions_shared;
       if (stopping_) break;
       if (*fed == nullptr) continue;
       version = *std::move(fed);

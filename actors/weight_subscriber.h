@@ -39,6 +39,10 @@ struct WeightSubscriberOptions {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
   int64_t max_version_bytes = int64_t{16} << 30;  // larger manifests are refused
+  // Offer the learner this host's /dev/shm (SubscribeRequest.shared_memory_token): a
+  // learner on the same host then sends versions as files there. After three versions
+  // whose file could not be read, the subscriber asks for chunks only.
+  bool shared_memory = true;
 };
 
 class WeightSubscriber {
@@ -63,6 +67,8 @@ class WeightSubscriber {
     int64_t refused = 0;            // other messages refused (layout, sequence)
     int64_t reconnects = 0;         // streams opened after the first
     int64_t bytes_received = 0;     // chunk payload bytes read
+    int64_t versions_shared = 0;    // of versions_received, read from a file in /dev/shm
+    int64_t shared_failures = 0;    // shared files that could not be read
     bool connected = false;         // a stream is open (it may not have been answered yet)
     std::string have_run_id;        // the version held now
     int64_t have_version = -1;
@@ -81,6 +87,7 @@ class WeightSubscriber {
 
   const WeightSubscriberOptions options_;
   const Callback on_version_;
+  const std::string shared_memory_token_;  // empty when not offered
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WeightService::Stub> stub_;
   std::thread thread_;

@@ -15,7 +15,10 @@
 // and one for the publisher, so the baseline runs with --full-actors actors (1 by default:
 // a lower bound on the full-weight time with more actors, so the ratio is conservative).
 //
-//   build/bin/weight_sync_bench [--config data/models/deepseek-coder-1.3b.json --rank 32
+// Actors on the learner's host read each version from a file in /dev/shm the publisher
+// writes once (the default); --noshared_memory sends every byte on the stream instead.
+//
+//   build/bin/weight_sync_bench [--noshared_memory] [--config data/models/deepseek-coder-1.3b.json --rank 32
 //                                --actors 4 --full-actors 1 --reps 5]
 #include <fcntl.h>
 #include <signal.h>
@@ -53,6 +56,9 @@ ABSL_FLAG(int, full_actors, 1, "actor processes for the full-weight baseline (0:
 ABSL_FLAG(int, reps, 5, "versions timed per case (after one untimed)");
 ABSL_FLAG(std::string, dtypes, "bfloat16,float32", "wire dtypes to measure");
 ABSL_FLAG(int64_t, chunk_kib, 1024, "largest chunk of the stream, KiB (the learner's default is 1024)");
+ABSL_FLAG(bool, shared_memory, true,
+          "actors on this host read each version from a file in /dev/shm (the default of the "
+          "learner and actors); false: every byte through the gRPC stream");
 ABSL_FLAG(bool, subscriber, false, "internal: run as an actor");
 ABSL_FLAG(std::string, endpoint, "", "internal: the publisher");
 ABSL_FLAG(int, index, 0, "internal: the actor's index");
@@ -142,15 +148,21 @@ int RunSubscriber() {
   WeightSubscriberOptions o;
   o.endpoint = absl::GetFlag(FLAGS_endpoint);
   o.actor_id = absl::StrCat("bench-actor-", absl::GetFlag(FLAGS_index));
+  o.shared_memory = absl::GetFlag(FLAGS_shared_memory);
   std::mutex out_mu;
   std::vector<float> tensors;  // the actor's copy, reused across versions
   auto subscriber = WeightSubscriber::Create(o, [&](std::shared_ptr<const WeightsVersion> v) {
-    absl::StatusOr<std::vector<float>> data = DecodeFloat32(*v);
-    if (!data.ok()) {
-      std::fprintf(stderr, "decode: %s\n", data.status().ToString().c_str());
+    // Decoded in place into the actor's copy of the tensors, as AdapterSync does.
+    absl::StatusOr<size_t> n = Float32Elements(*v);
+    absl::Status decoded = n.status();
+    if (n.ok()) {
+      tensors.resize(*n);
+      decoded = DecodeTensorFloat32(*v, 0, v->tensors.size(), tensors.data());
+    }
+    if (!decoded.ok()) {
+      std::fprintf(stderr, "decode: %s\n", decoded.ToString().c_str());
       return;
     }
-    tensors = *std::move(data);  // the decoded floats are the actor's copy of the tensors
     std::lock_guard<std::mutex> lock(out_mu);
     std::printf("applied %lld %lld\n", static_cast<long long>(v->version), static_cast<long long>(MonotonicNs()));
     std::fflush(stdout);
@@ -203,7 +215,8 @@ void Bench::StartActors(int n, const std::string& endpoint) {
     if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0) std::abort();
     SpawnOptions s;
     s.argv = {ExecutableDir() + "/weight_sync_bench", "--subscriber", "--endpoint=" + endpoint,
-              absl::StrCat("--index=", i)};
+              absl::StrCat("--index=", i),
+              absl::StrCat("--shared_memory=", absl::GetFlag(FLAGS_shared_memory) ? "true" : "false")};
     s.stdin_fd = in_pipe[0];
     s.stdout_fd = out_pipe[1];
     absl::StatusOr<pid_t> pid = Spawn(s);
@@ -261,6 +274,7 @@ absl::StatusOr<std::vector<double>> Bench::Measure(const Case& c) {
   WeightPublisherOptions po;
   po.run_id = "bench";
   po.chunk_bytes = absl::GetFlag(FLAGS_chunk_kib) << 10;
+  po.shared_memory = absl::GetFlag(FLAGS_shared_memory);
   absl::StatusOr<std::unique_ptr<WeightPublisher>> publisher = WeightPublisher::Create(po);
   if (!publisher.ok()) return publisher.status();
   grpc::ServerBuilder builder;
@@ -322,8 +336,10 @@ int Bench::Run() {
   const Dims d = ReadDims(config);
   const TensorSet lora = LoraTensors(d, absl::GetFlag(FLAGS_rank));
   const TensorSet full = FullTensors(d);
-  std::printf("weight_sync_bench: %s, LoRA r=%d: %zu tensors, %.1f M parameters; full weights %.1f M parameters\n",
-              config.c_str(), absl::GetFlag(FLAGS_rank), lora.names.size(), lora.elements / 1e6, full.elements / 1e6);
+  std::printf("weight_sync_bench: %s, LoRA r=%d: %zu tensors, %.1f M parameters; full weights %.1f M parameters; "
+              "%s\n",
+              config.c_str(), absl::GetFlag(FLAGS_rank), lora.names.size(), lora.elements / 1e6, full.elements / 1e6,
+              absl::GetFlag(FLAGS_shared_memory) ? "same-host actors read /dev/shm" : "every byte on the gRPC stream");
   for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_dtypes), ',', absl::SkipEmpty())) {
     const v1::DType dtype = name == "bfloat16" ? v1::BF16 : v1::F32;
     const double bytes = static_cast<double>(DTypeSize(dtype));

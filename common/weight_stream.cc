@@ -1,16 +1,26 @@
 #include "common/weight_stream.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <unordered_set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
@@ -204,12 +214,21 @@ float Bf16ToFloat(uint16_t value) {
   return out;
 }
 
-void FloatToBf16(const float* in, size_t n, uint16_t* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = FloatToBf16(in[i]);
+// The array forms are the scalar rules written without branches or per-element calls,
+// so that the compiler vectorizes them (a 30 M-element adapter: ~15 ms instead of ~100).
+__attribute__((optimize("O3"))) void FloatToBf16(const float* in, size_t n, uint16_t* out) {
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(in);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t b = bits[i];
+    const uint32_t rounded = (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+    const uint32_t nan = (b >> 16) | 0x0040u;
+    out[i] = static_cast<uint16_t>((b & 0x7FFFFFFFu) > 0x7F800000u ? nan : rounded);
+  }
 }
 
-void Bf16ToFloat(const uint16_t* in, size_t n, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = Bf16ToFloat(in[i]);
+__attribute__((optimize("O3"))) void Bf16ToFloat(const uint16_t* in, size_t n, float* out) {
+  uint32_t* bits = reinterpret_cast<uint32_t*>(out);
+  for (size_t i = 0; i < n; ++i) bits[i] = static_cast<uint32_t>(in[i]) << 16;
 }
 
 float F16ToFloat(uint16_t value) {
@@ -248,6 +267,25 @@ int64_t DTypeSize(v1::DType dtype) {
 }
 
 // ---- versions -------------------------------------------------------------------------
+
+// Grows a buffer of many megabytes backed by transparent huge pages where the kernel
+// offers them on request: faulting in a fresh 60 MB buffer page by page costs ~40 ms on a
+// VM (~3 us per 4 KiB fault), one 2 MiB fault per huge page a small fraction of that.
+void ReserveLarge(std::string* buffer, size_t n) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  if (buffer->capacity() >= n) return;
+  buffer->reserve(n);
+  if (n < 4 * kHuge) return;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(buffer->data());
+  const uintptr_t begin = (base + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (base + n) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
+void ResizeLarge(std::string* buffer, size_t n) {
+  ReserveLarge(buffer, n);
+  buffer->resize(n);
+}
 
 absl::Status ValidateLayout(const std::vector<v1::TensorSpec>& tensors, int64_t total_bytes) {
   return ValidateTensors(tensors, total_bytes);
@@ -303,46 +341,66 @@ absl::StatusOr<WeightsVersion> MakeVersion(std::string run_id, int64_t version,
   if (data == nullptr && total_numel > 0) {
     return absl::InvalidArgumentError(absl::StrFormat("data: null for %d elements", total_numel));
   }
-  out.bytes.resize(static_cast<size_t>(total_numel * element_bytes));
+  ResizeLarge(&out.bytes, static_cast<size_t>(total_numel * element_bytes));
   if (wire_dtype == v1::F32) {
     if (total_numel > 0) std::memcpy(out.bytes.data(), data, out.bytes.size());
-  } else {
-    char* dst = out.bytes.data();
-    for (int64_t i = 0; i < total_numel; ++i) {
-      const uint16_t h = FloatToBf16(data[i]);
-      std::memcpy(dst + 2 * i, &h, 2);
-    }
+  } else if (total_numel > 0) {
+    // std::string storage is malloc'd, hence aligned for uint16_t.
+    FloatToBf16(data, static_cast<size_t>(total_numel), reinterpret_cast<uint16_t*>(out.bytes.data()));
   }
   out.published_unix_ms = absl::ToUnixMillis(absl::Now());
   return out;
 }
 
 absl::StatusOr<std::vector<float>> DecodeFloat32(const WeightsVersion& version) {
+  CRUCIBLE_ASSIGN_OR_RETURN(size_t total, Float32Elements(version));
+  std::vector<float> out(total);
+  CRUCIBLE_RETURN_IF_ERROR(DecodeTensorFloat32(version, 0, version.tensors.size(), out.data()));
+  return out;
+}
+
+absl::StatusOr<size_t> Float32Elements(const WeightsVersion& version) {
   absl::Status layout =
       ValidateTensors(version.tensors, static_cast<int64_t>(version.bytes.size()));
   if (!layout.ok()) return layout;
-  std::vector<float> out;
   size_t total = 0;
   for (const v1::TensorSpec& t : version.tensors) {
     total += static_cast<size_t>(t.size_bytes() / DTypeSize(t.dtype()));
   }
-  out.resize(total);
-  float* dst = out.data();
-  for (const v1::TensorSpec& t : version.tensors) {
+  return total;
+}
+
+absl::Status DecodeTensorFloat32(const WeightsVersion& version, size_t first, size_t count,
+                                 float* out) {
+  if (first > version.tensors.size() || count > version.tensors.size() - first) {
+    return absl::OutOfRangeError(absl::StrFormat("tensors [%d, %d) of %d", first, first + count,
+                                                 version.tensors.size()));
+  }
+  for (size_t k = first; k < first + count; ++k) {
+    const v1::TensorSpec& t = version.tensors[k];
+    const size_t element = static_cast<size_t>(DTypeSize(t.dtype()));
+    if (element == 0 || t.offset_bytes() < 0 || t.size_bytes() < 0 ||
+        static_cast<uint64_t>(t.offset_bytes()) + static_cast<uint64_t>(t.size_bytes()) >
+            version.bytes.size()) {
+      return absl::InvalidArgumentError(absl::StrFormat("tensor \"%s\" lies outside the version", t.name()));
+    }
     const char* src = version.bytes.data() + t.offset_bytes();
-    const size_t numel = static_cast<size_t>(t.size_bytes() / DTypeSize(t.dtype()));
+    const size_t numel = static_cast<size_t>(t.size_bytes()) / element;
+    if (numel == 0) continue;
     if (t.dtype() == v1::F32) {
-      if (numel > 0) std::memcpy(dst, src, numel * 4);
+      std::memcpy(out, src, numel * 4);
+    } else if (t.dtype() == v1::BF16 && reinterpret_cast<uintptr_t>(src) % 2 == 0) {
+      Bf16ToFloat(reinterpret_cast<const uint16_t*>(src), numel, out);
     } else {
       for (size_t i = 0; i < numel; ++i) {
         uint16_t h;
         std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = t.dtype() == v1::BF16 ? Bf16ToFloat(h) : F16ToFloat(h);
+        out[i] = t.dtype() == v1::BF16 ? Bf16ToFloat(h) : F16ToFloat(h);
       }
     }
-    dst += numel;
+    out += numel;
   }
-  return out;
+  return absl::OkStatus();
 }
 
 v1::WeightsManifest ManifestOf(const WeightsVersion& version) {
@@ -357,8 +415,40 @@ v1::WeightsManifest ManifestOf(const WeightsVersion& version) {
   return manifest;
 }
 
+std::string SharedMemoryToken() {
+  struct stat st;
+  if (::stat("/dev/shm", &st) != 0 || !S_ISDIR(st.st_mode)) return "";
+  std::string boot_id;
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::getline(in, boot_id);
+  return absl::StrCat(boot_id, ":", st.st_dev, ":", st.st_ino);
+}
+
+absl::StatusOr<SharedWeightsFile> WriteSharedWeightsFile(const WeightsVersion& version,
+                                                         const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("create ", path, ": ", std::strerror(errno)));
+  const char* p = version.bytes.data();
+  size_t left = version.bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      return absl::UnavailableError(absl::StrCat("write ", path, ": ", std::strerror(err)));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return SharedWeightsFile{path, Crc32c(version.bytes.data(), version.bytes.size())};
+}
+
 absl::Status EncodeVersion(const WeightsVersion& version, int64_t chunk_bytes,
-                           const std::function<bool(const v1::WeightsUpdate&)>& emit) {
+                           const std::function<bool(const v1::WeightsUpdate&)>& emit,
+                           const SharedWeightsFile* shared) {
   if (chunk_bytes <= 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("chunk_bytes %d: must be positive", chunk_bytes));
@@ -378,6 +468,13 @@ absl::Status EncodeVersion(const WeightsVersion& version, int64_t chunk_bytes,
   v1::WeightsUpdate update;
   update.set_version(version.version);
   *update.mutable_manifest() = ManifestOf(version);
+  if (shared != nullptr) {
+    update.mutable_manifest()->set_shared_file(shared->path);
+    if (!emit(update)) return cancelled();
+    update.mutable_commit()->set_crc32c(shared->crc32c);
+    if (!emit(update)) return cancelled();
+    return absl::OkStatus();
+  }
   if (!emit(update)) return cancelled();
 
   uint32_t crc = 0;
@@ -459,9 +556,17 @@ absl::Status WeightsAssembler::OnManifest(const v1::WeightsUpdate& update) {
   }
   absl::Status layout = ValidateTensors(m.tensors(), m.total_bytes());
   if (!layout.ok()) return refuse(layout.message());
+  if (!m.shared_file().empty()) {
+    absl::string_view name = m.shared_file();
+    if (!absl::ConsumePrefix(&name, kSharedWeightsPrefix) || name.empty() ||
+        absl::StrContains(name, '/') || name == "." || name == "..") {
+      return refuse(absl::StrCat("shared file \"", m.shared_file(), "\" is not under ",
+                                 kSharedWeightsPrefix));
+    }
+  }
   manifest_ = m;
   bytes_.clear();
-  bytes_.reserve(static_cast<size_t>(m.total_bytes()));
+  ReserveLarge(&bytes_, static_cast<size_t>(m.total_bytes()));
   received_ = 0;
   crc_ = 0;
   in_progress_ = true;
@@ -484,6 +589,10 @@ absl::Status WeightsAssembler::OnChunk(const v1::WeightsUpdate& update) {
         absl::StrFormat("chunk of version %d at offset %d, expected offset %d", update.version(),
                         chunk.offset_bytes(), received_));
   }
+  if (!manifest_.shared_file().empty()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "chunk of version %d, whose bytes are in a shared file", update.version()));
+  }
   const int64_t n = static_cast<int64_t>(chunk.data().size());
   if (n > manifest_.total_bytes() - received_) {
     return absl::FailedPreconditionError(
@@ -496,6 +605,42 @@ absl::Status WeightsAssembler::OnChunk(const v1::WeightsUpdate& update) {
   return absl::OkStatus();
 }
 
+absl::Status WeightsAssembler::ReadSharedFile() {
+  const std::string& path = manifest_.shared_file();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrFormat("version %d: shared file %s: %s",
+                                                  manifest_.version(), path, std::strerror(errno)));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != manifest_.total_bytes()) {
+    return absl::DataLossError(absl::StrFormat("version %d: shared file %s holds %d bytes, not %d",
+                                               manifest_.version(), path,
+                                               static_cast<int64_t>(st.st_size), manifest_.total_bytes()));
+  }
+  bytes_.clear();
+  ResizeLarge(&bytes_, static_cast<size_t>(manifest_.total_bytes()));
+  size_t done = 0;
+  while (done < bytes_.size()) {
+    const ssize_t n = ::read(fd, bytes_.data() + done, bytes_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return absl::DataLossError(absl::StrFormat("version %d: shared file %s ended after %d bytes",
+                                                 manifest_.version(), path, static_cast<int64_t>(done)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  crc_ = Crc32c(bytes_.data(), bytes_.size());
+  received_ = manifest_.total_bytes();
+  ++shared_versions_;
+  shared_bytes_ += received_;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<const WeightsVersion>> WeightsAssembler::OnCommit(
     const v1::WeightsUpdate& update) {
   if (!in_progress_) {
@@ -505,6 +650,9 @@ absl::StatusOr<std::shared_ptr<const WeightsVersion>> WeightsAssembler::OnCommit
   if (update.version() != manifest_.version()) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "commit of version %d in the middle of version %d", update.version(), manifest_.version()));
+  }
+  if (!manifest_.shared_file().empty()) {
+    CRUCIBLE_RETURN_IF_ERROR(ReadSharedFile());
   }
   if (received_ != manifest_.total_bytes()) {
     return absl::FailedPreconditionError(

@@ -74,6 +74,13 @@ absl::StatusOr<WeightsVersion> MakeVersion(std::string run_id, int64_t version,
 // Every tensor widened to float32, concatenated in order. Fails when the layout is
 // inconsistent (see ValidateLayout) or a dtype is unknown.
 absl::StatusOr<std::vector<float>> DecodeFloat32(const WeightsVersion& version);
+// The element count DecodeFloat32 returns, after the same layout check.
+absl::StatusOr<size_t> Float32Elements(const WeightsVersion& version);
+// Tensors [first, first + count) widened to float32 into `out` (their element counts in
+// order), for callers that decode into buffers they keep (an actor's adapter tensors):
+// no allocation. Call after a layout check (Float32Elements or ValidateLayout).
+absl::Status DecodeTensorFloat32(const WeightsVersion& version, size_t first, size_t count,
+                                 float* out);
 
 // OK when `tensors` tile [0, total_bytes) in order (each starts where the previous ended),
 // every dtype is known, every dimension is non-negative, every size_bytes equals numel
@@ -84,12 +91,32 @@ absl::Status ValidateLayout(const std::vector<v1::TensorSpec>& tensors, int64_t 
 // The manifest that opens the version's stream.
 v1::WeightsManifest ManifestOf(const WeightsVersion& version);
 
+// Versions between processes of one host may travel as a file in /dev/shm instead of
+// chunks on the stream (WeightsManifest.shared_file): one write by the publisher and one
+// read per subscriber, instead of gRPC framing and copies per chunk.
+inline constexpr char kSharedWeightsPrefix[] = "/dev/shm/crucible-weights-";
+
+// This process's view of /dev/shm: the boot id and the directory's device and inode.
+// Processes with equal tokens see the same files there. "" when there is no /dev/shm.
+std::string SharedMemoryToken();
+
+// A version's bytes written to a file under kSharedWeightsPrefix (created exclusively,
+// mode 0644), with their CRC-32C.
+struct SharedWeightsFile {
+  std::string path;
+  uint32_t crc32c = 0;
+};
+absl::StatusOr<SharedWeightsFile> WriteSharedWeightsFile(const WeightsVersion& version,
+                                                         const std::string& path);
+
 // Calls `emit` with the manifest, then chunks of at most `chunk_bytes` bytes in order, then
-// the commit; each message is built only when it is emitted (one at a time, reused).
-// Returns CANCELLED as soon as `emit` returns false, INVALID_ARGUMENT when chunk_bytes is
-// not positive or the version's layout is inconsistent.
+// the commit; each message is built only when it is emitted (one at a time, reused). With
+// `shared`, the manifest names its file and the commit carries its CRC, and no chunks are
+// sent. Returns CANCELLED as soon as `emit` returns false, INVALID_ARGUMENT when
+// chunk_bytes is not positive or the version's layout is inconsistent.
 absl::Status EncodeVersion(const WeightsVersion& version, int64_t chunk_bytes,
-                           const std::function<bool(const v1::WeightsUpdate&)>& emit);
+                           const std::function<bool(const v1::WeightsUpdate&)>& emit,
+                           const SharedWeightsFile* shared = nullptr);
 
 // Rebuilds versions from one stream of WeightsUpdate messages.
 class WeightsAssembler {
@@ -101,9 +128,11 @@ class WeightsAssembler {
   // a verified one, null while a version is in progress (or after a manifest replaced a
   // partial one), and an error for a message it refuses, after which it waits for the
   // next manifest: DATA_LOSS for a checksum mismatch, INVALID_ARGUMENT for a bad manifest
-  // or a message with no body, FAILED_PRECONDITION for a chunk or commit out of sequence
-  // (no manifest, another version number, a gap or overlap, bytes past the end, a commit
-  // before the last byte).
+  // (a shared file outside kSharedWeightsPrefix among them) or a message with no body,
+  // FAILED_PRECONDITION for a chunk or commit out of sequence (no manifest, another
+  // version number, a gap or overlap, bytes past the end, a commit before the last byte,
+  // a chunk for a shared version), UNAVAILABLE for a shared file that cannot be read (gone,
+  // or another user's) and DATA_LOSS for one of the wrong size.
   absl::StatusOr<std::shared_ptr<const WeightsVersion>> Feed(const v1::WeightsUpdate& update);
 
   // Drops any partial version.
@@ -113,11 +142,15 @@ class WeightsAssembler {
   int64_t bytes_received() const { return received_; }
   // Partial versions dropped because a newer manifest arrived.
   int64_t partials_replaced() const { return partials_replaced_; }
+  // Versions completed from a shared file, and the bytes read from them.
+  int64_t shared_versions() const { return shared_versions_; }
+  int64_t shared_bytes() const { return shared_bytes_; }
 
  private:
   absl::Status OnManifest(const v1::WeightsUpdate& update);
   absl::Status OnChunk(const v1::WeightsUpdate& update);
   absl::StatusOr<std::shared_ptr<const WeightsVersion>> OnCommit(const v1::WeightsUpdate& update);
+  absl::Status ReadSharedFile();
 
   const int64_t max_total_bytes_;
   bool in_progress_ = false;
@@ -126,6 +159,8 @@ class WeightsAssembler {
   int64_t received_ = 0;
   uint32_t crc_ = 0;
   int64_t partials_replaced_ = 0;
+  int64_t shared_versions_ = 0;
+  int64_t shared_bytes_ = 0;
 };
 
 }  // namespace crucible

@@ -1,9 +1,18 @@
 #include "learner/weight_publisher.h"
 
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <utility>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
 
@@ -12,8 +21,30 @@ namespace {
 
 constexpr int64_t kMaxChunkBytes = int64_t{64} << 20;
 
+constexpr size_t kSharedVersionsKept = 3;
+std::atomic<int64_t> next_instance{1};  // tells apart the publishers of one process
+
 bool IsNewer(const WeightsVersion& candidate, const std::string& run_id, int64_t version) {
   return candidate.run_id != run_id || candidate.version > version;
+}
+
+// Files of publishers that died without removing them: crucible-weights-<pid>-<n>-<seq>
+// whose pid no longer runs.
+void RemoveStaleSharedFiles() {
+  const std::string prefix = kSharedWeightsPrefix;
+  const size_t slash = prefix.rfind('/');
+  const std::string dir = prefix.substr(0, slash);
+  const std::string stem = prefix.substr(slash + 1);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) {
+    absl::string_view name = e->d_name;
+    if (!absl::ConsumePrefix(&name, stem)) continue;
+    int pid = 0;
+    if (!absl::SimpleAtoi(name.substr(0, name.find('-')), &pid) || pid <= 0) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) ::unlink((dir + "/" + e->d_name).c_str());
+  }
+  ::closedir(d);
 }
 
 }  // namespace
@@ -30,7 +61,16 @@ absl::StatusOr<std::unique_ptr<WeightPublisher>> WeightPublisher::Create(
   return std::unique_ptr<WeightPublisher>(new WeightPublisher(std::move(options)));
 }
 
-WeightPublisher::WeightPublisher(WeightPublisherOptions options) : options_(std::move(options)) {}
+WeightPublisher::WeightPublisher(WeightPublisherOptions options)
+    : options_(std::move(options)),
+      shared_memory_token_(options_.shared_memory ? SharedMemoryToken() : ""),
+      instance_(next_instance.fetch_add(1)) {
+  if (!shared_memory_token_.empty()) RemoveStaleSharedFiles();
+}
+
+WeightPublisher::SharedSlot::~SharedSlot() {
+  if (file.ok()) ::unlink(path.c_str());
+}
 
 WeightPublisher::~WeightPublisher() {
   Shutdown();
@@ -39,6 +79,8 @@ WeightPublisher::~WeightPublisher() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](Stats* stats) { return stats->subscribers_connected == 0; }, &stats_));
+  recent_shared_.clear();
+  latest_.shared.reset();
 }
 
 absl::Status WeightPublisher::Publish(std::shared_ptr<const WeightsVersion> version) {
@@ -69,6 +111,14 @@ absl::Status WeightPublisher::Publish(std::shared_ptr<const WeightsVersion> vers
   latest_.version = std::move(version);
   latest_.sequence += 1;
   latest_.published_at = absl::Now();
+  latest_.shared.reset();
+  if (!shared_memory_token_.empty()) {
+    latest_.shared = std::make_shared<SharedSlot>();
+    latest_.shared->path =
+        absl::StrCat(kSharedWeightsPrefix, ::getpid(), "-", instance_, "-", latest_.sequence);
+    recent_shared_.push_back(latest_.shared);
+    while (recent_shared_.size() > kSharedVersionsKept) recent_shared_.pop_front();
+  }
   ++stats_.versions_published;
   // Waiters re-evaluate their conditions when mu_ is released.
   return absl::OkStatus();
@@ -129,7 +179,22 @@ bool WeightPublisher::AwaitNewer(grpc::ServerContext* context, const std::string
 
 bool WeightPublisher::Send(grpc::ServerContext* context,
                            grpc::ServerWriter<v1::WeightsUpdate>* writer,
-                           const WeightsVersion& version) {
+                           const WeightsVersion& version, SharedSlot* shared) {
+  const SharedWeightsFile* file = nullptr;
+  if (shared != nullptr) {
+    absl::call_once(shared->once, [&] {
+      shared->file = WriteSharedWeightsFile(version, shared->path);
+      if (!shared->file.ok()) {
+        CRUCIBLE_LOG(Warning) << "weight publisher: version " << version.version
+                              << " goes as chunks: " << shared->file.status();
+      }
+    });
+    if (shared->file.ok()) file = &*shared->file;
+  }
+  if (file != nullptr) {
+    absl::MutexLock lock(&mu_);
+    ++stats_.versions_shared;
+  }
   absl::Status status =
       EncodeVersion(version, options_.chunk_bytes, [&](const v1::WeightsUpdate& update) {
         if (context->IsCancelled() || shutting_down()) return false;
@@ -139,7 +204,7 @@ bool WeightPublisher::Send(grpc::ServerContext* context,
           stats_.bytes_sent += static_cast<int64_t>(update.chunk().data().size());
         }
         return true;
-      });
+      }, file);
   if (!status.ok() && !absl::IsCancelled(status)) {
     // A version that cannot be encoded was built wrong by the learner; every subscriber
     // would fail the same way, so say so loudly instead of only ending the stream.
@@ -152,6 +217,8 @@ grpc::Status WeightPublisher::Subscribe(grpc::ServerContext* context,
                                         const v1::SubscribeRequest* request,
                                         grpc::ServerWriter<v1::WeightsUpdate>* writer) {
   const std::string actor_id = request->actor_id().empty() ? context->peer() : request->actor_id();
+  const bool same_host = !shared_memory_token_.empty() &&
+                         request->shared_memory_token() == shared_memory_token_;
   std::string held_run_id = request->have_run_id();
   int64_t held_version = held_run_id.empty() ? -1 : request->have_version();
   {
@@ -170,7 +237,7 @@ grpc::Status WeightPublisher::Subscribe(grpc::ServerContext* context,
   while (true) {
     Published next;
     if (!AwaitNewer(context, held_run_id, held_version, &next)) break;
-    if (!Send(context, writer, *next.version)) break;
+    if (!Send(context, writer, *next.version, same_host ? next.shared.get() : nullptr)) break;
     const double seconds = absl::ToDoubleSeconds(absl::Now() - next.published_at);
     {
       absl::MutexLock lock(&mu_);

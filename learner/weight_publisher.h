@@ -22,11 +22,13 @@
 #define CRUCIBLE_LEARNER_WEIGHT_PUBLISHER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,6 +47,10 @@ struct WeightPublisherOptions {
   int64_t chunk_bytes = int64_t{1} << 20;  // largest WeightsChunk.data; at most 64 MiB
   // How often a waiting Subscribe looks for its actor having cancelled.
   absl::Duration cancel_poll_interval = absl::Milliseconds(100);
+  // Subscribers on this host (their SubscribeRequest.shared_memory_token equals ours) get
+  // each version as a file in /dev/shm, written once on first demand, instead of chunks.
+  // A file is removed when the version is three publishes old, or with the publisher.
+  bool shared_memory = true;
   // Called on the Subscribe call's thread after a version's commit was written, with the
   // time since that version was Published. Must be thread-safe and quick.
   std::function<void(const std::string& actor_id, int64_t version, double seconds)> on_sent;
@@ -78,6 +84,7 @@ class WeightPublisher final : public v1::WeightService::Service {
     int64_t versions_sent = 0;     // commits written, over every subscriber
     int64_t versions_skipped = 0;  // published while a subscriber was busy, never sent to it
     int64_t bytes_sent = 0;        // chunk payload bytes written
+    int64_t versions_shared = 0;   // of versions_sent, sent as a file in /dev/shm
     int64_t subscribers_connected = 0;
   };
   Stats stats() const;
@@ -86,8 +93,17 @@ class WeightPublisher final : public v1::WeightService::Service {
                          grpc::ServerWriter<v1::WeightsUpdate>* writer) override;
 
  private:
+  // A version's file in /dev/shm, written by the first same-host subscriber to need it;
+  // unlinked when the last holder lets go.
+  struct SharedSlot {
+    std::string path;
+    absl::once_flag once;
+    absl::StatusOr<SharedWeightsFile> file = absl::UnavailableError("not written");
+    ~SharedSlot();
+  };
   struct Published {
     std::shared_ptr<const WeightsVersion> version;
+    std::shared_ptr<SharedSlot> shared;  // null when shared memory is off
     int64_t sequence = 0;  // 1 for the first Publish, then +1 each
     absl::Time published_at;
   };
@@ -100,11 +116,16 @@ class WeightPublisher final : public v1::WeightService::Service {
                   Published* out);
   // Writes one version; false when the actor went away or the publisher shut down.
   bool Send(grpc::ServerContext* context, grpc::ServerWriter<v1::WeightsUpdate>* writer,
-            const WeightsVersion& version);
+            const WeightsVersion& version, SharedSlot* shared);
   bool shutting_down() const;
 
   const WeightPublisherOptions options_;
+  const std::string shared_memory_token_;  // empty when shared memory is off
+  const int64_t instance_;                 // in the files' names
   mutable absl::Mutex mu_;
+  // The files of the last versions, kept a little after they stop being the latest, for
+  // subscribers that read the manifest just before a newer one was published.
+  std::deque<std::shared_ptr<SharedSlot>> recent_shared_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   Published latest_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t, std::less<>> max_reported_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,10 @@
 // cases, then WeightPublisher and WeightSubscriber over real loopback gRPC servers.
 #include "common/weight_stream.h"
 
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -15,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -605,6 +610,7 @@ TEST_CASE("weights: versions arrive whole and in order over gRPC", "[weights]") 
   double slowest = 0;
   WeightPublisherOptions options;
   options.chunk_bytes = 1000;  // several chunks per version, the last one short
+  options.shared_memory = false;  // the stream itself (the shared-file path: below)
   // Runs on a server thread, where Catch's assertions may not be used.
   options.on_sent = [&](const std::string& actor, int64_t version, double seconds) {
     absl::MutexLock lock(&sent_mu);
@@ -810,6 +816,135 @@ TEST_CASE("weights: a corrupted version is counted, never delivered, and fetched
   CHECK(requests[1].actor_id() == "actor-0");
   subscriber->Stop();
   server.Stop();
+}
+
+// Files of this process's publishers in /dev/shm.
+std::vector<std::string> OwnSharedFiles() {
+  std::vector<std::string> out;
+  const std::string stem = absl::StrCat("crucible-weights-", ::getpid(), "-");
+  if (DIR* d = ::opendir("/dev/shm")) {
+    while (dirent* e = ::readdir(d)) {
+      if (std::string(e->d_name).rfind(stem, 0) == 0) out.push_back(e->d_name);
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+TEST_CASE("weights: shared files are checked like chunks", "[weights]") {
+  const auto version = BigVersion("run", 3, 5000, v1::BF16);
+  const std::string path = absl::StrCat(kSharedWeightsPrefix, "test-", ::getpid());
+  ::unlink(path.c_str());
+  auto file = WriteSharedWeightsFile(*version, path);
+  REQUIRE(file.ok());
+  CHECK(file->crc32c == Crc32c(version->bytes.data(), version->bytes.size()));
+  CHECK_FALSE(WriteSharedWeightsFile(*version, path).ok());  // created exclusively
+  std::vector<v1::WeightsUpdate> updates;
+  REQUIRE(EncodeVersion(*version, 1000, [&](const v1::WeightsUpdate& u) {
+            updates.push_back(u);
+            return true;
+          }, &*file).ok());
+  REQUIRE(updates.size() == 2);  // manifest and commit: no chunks
+  CHECK(updates[0].manifest().shared_file() == path);
+  {
+    WeightsAssembler assembler;
+    auto got = FeedAll(assembler, updates);
+    REQUIRE(got.ok());
+    REQUIRE(*got != nullptr);
+    CheckSameVersion(**got, *version);
+    CHECK(assembler.shared_versions() == 1);
+    CHECK(assembler.shared_bytes() == 10000);
+  }
+  SECTION("a path outside /dev/shm/crucible-weights- is refused at the manifest") {
+    for (const std::string& bad : std::vector<std::string>{"/etc/passwd", "/dev/shm/other",
+                                                           "/dev/shm/crucible-weights-/../../etc/passwd",
+                                                           kSharedWeightsPrefix}) {
+      v1::WeightsUpdate m = updates[0];
+      m.mutable_manifest()->set_shared_file(bad);
+      WeightsAssembler assembler;
+      INFO(bad);
+      CHECK(absl::IsInvalidArgument(assembler.Feed(m).status()));
+    }
+  }
+  SECTION("a checksum that does not match the file is DATA_LOSS") {
+    v1::WeightsUpdate commit = updates[1];
+    commit.mutable_commit()->set_crc32c(commit.commit().crc32c() ^ 1);
+    WeightsAssembler assembler;
+    REQUIRE(assembler.Feed(updates[0]).ok());
+    CHECK(absl::IsDataLoss(assembler.Feed(commit).status()));
+  }
+  SECTION("a file of the wrong size is DATA_LOSS, a missing one UNAVAILABLE") {
+    REQUIRE(::truncate(path.c_str(), 9999) == 0);
+    WeightsAssembler assembler;
+    REQUIRE(assembler.Feed(updates[0]).ok());
+    CHECK(absl::IsDataLoss(assembler.Feed(updates[1]).status()));
+    ::unlink(path.c_str());
+    REQUIRE(assembler.Feed(updates[0]).ok());
+    CHECK(absl::IsUnavailable(assembler.Feed(updates[1]).status()));
+  }
+  SECTION("a chunk for a shared version is out of sequence") {
+    std::vector<v1::WeightsUpdate> chunked = Encode(*version, 1000);
+    WeightsAssembler assembler;
+    REQUIRE(assembler.Feed(updates[0]).ok());
+    CHECK(absl::IsFailedPrecondition(assembler.Feed(chunked[1]).status()));
+  }
+  ::unlink(path.c_str());
+}
+
+TEST_CASE("weights: a same-host subscriber reads versions from /dev/shm, and the files go",
+          "[weights]") {
+  REQUIRE_FALSE(SharedMemoryToken().empty());
+  // A file left by a publisher that died is removed by the next one.
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  REQUIRE(dead > 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string stale = absl::StrCat(kSharedWeightsPrefix, dead, "-7");
+  REQUIRE(WriteFile(stale, "stale").ok());
+
+  auto publisher = MakePublisher();
+  CHECK(::access(stale.c_str(), F_OK) != 0);
+  LoopbackServer server(publisher.get(), 0);
+  Received received;
+  auto subscriber = MakeSubscriber(server.address(), received);
+  std::vector<std::shared_ptr<const WeightsVersion>> published;
+  for (int v = 1; v <= 6; ++v) {
+    published.push_back(BigVersion("run", v, 30000, v1::BF16));
+    REQUIRE(publisher->Publish(published.back()).ok());
+    REQUIRE(Eventually([&] { return subscriber->stats().have_version == v; }));
+    // The latest three versions' files at most.
+    CHECK(OwnSharedFiles().size() <= 3);
+  }
+  for (const auto& v : received.versions()) CheckSameVersion(*v, *published[v->version - 1]);
+  const WeightPublisher::Stats ps = publisher->stats();
+  CHECK(ps.versions_sent == 6);
+  CHECK(ps.versions_shared == 6);
+  CHECK(ps.bytes_sent == 0);
+  const WeightSubscriber::Stats ss = subscriber->stats();
+  CHECK(ss.versions_shared == 6);
+  CHECK(ss.shared_failures == 0);
+  CHECK(ss.bytes_received == 0);
+
+  // An actor that does not offer its /dev/shm gets chunks from the same publisher.
+  Received plain_received;
+  WeightSubscriberOptions plain;
+  plain.endpoint = server.address();
+  plain.actor_id = "actor-1";
+  plain.shared_memory = false;
+  auto chunked = WeightSubscriber::Create(plain, plain_received.callback());
+  REQUIRE(chunked.ok());
+  REQUIRE((*chunked)->Start().ok());
+  REQUIRE(Eventually([&] { return (*chunked)->stats().have_version == 6; }));
+  CHECK((*chunked)->stats().versions_shared == 0);
+  CHECK((*chunked)->stats().bytes_received == 60000);
+  CheckSameVersion(*plain_received.versions().back(), *published.back());
+
+  (*chunked)->Stop();
+  subscriber->Stop();
+  publisher->Shutdown();
+  server.Stop();
+  publisher.reset();
+  CHECK(OwnSharedFiles().empty());
 }
 
 TEST_CASE("weights: options are checked", "[weights]") {
