@@ -361,7 +361,7 @@ absl::StatusOr<std::vector<float>> DecodeFloat32(const WeightsVersion& version) 
 
 absl::StatusOr<size_t> Float32Elements(const WeightsVersion& version) {
   absl::Status layout =
-      ValidateTensors(version.tensors, static_cast<int64_t>(version.bytes.size()));
+      ValidateTensors(version.tensors, static_cast<int64_t>(version.data().size()));
   if (!layout.ok()) return layout;
   size_t total = 0;
   for (const v1::TensorSpec& t : version.tensors) {
@@ -376,15 +376,16 @@ absl::Status DecodeTensorFloat32(const WeightsVersion& version, size_t first, si
     return absl::OutOfRangeError(absl::StrFormat("tensors [%d, %d) of %d", first, first + count,
                                                  version.tensors.size()));
   }
+  const absl::string_view bytes = version.data();
   for (size_t k = first; k < first + count; ++k) {
     const v1::TensorSpec& t = version.tensors[k];
     const size_t element = static_cast<size_t>(DTypeSize(t.dtype()));
     if (element == 0 || t.offset_bytes() < 0 || t.size_bytes() < 0 ||
         static_cast<uint64_t>(t.offset_bytes()) + static_cast<uint64_t>(t.size_bytes()) >
-            version.bytes.size()) {
+            bytes.size()) {
       return absl::InvalidArgumentError(absl::StrFormat("tensor \"%s\" lies outside the version", t.name()));
     }
-    const char* src = version.bytes.data() + t.offset_bytes();
+    const char* src = bytes.data() + t.offset_bytes();
     const size_t numel = static_cast<size_t>(t.size_bytes()) / element;
     if (numel == 0) continue;
     if (t.dtype() == v1::F32) {
@@ -428,8 +429,9 @@ absl::StatusOr<SharedWeightsFile> WriteSharedWeightsFile(const WeightsVersion& v
                                                          const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("create ", path, ": ", std::strerror(errno)));
-  const char* p = version.bytes.data();
-  size_t left = version.bytes.size();
+  const absl::string_view bytes = version.data();
+  const char* p = bytes.data();
+  size_t left = bytes.size();
   while (left > 0) {
     const ssize_t n = ::write(fd, p, left);
     if (n < 0 && errno == EINTR) continue;
@@ -443,7 +445,7 @@ absl::StatusOr<SharedWeightsFile> WriteSharedWeightsFile(const WeightsVersion& v
     left -= static_cast<size_t>(n);
   }
   ::close(fd);
-  return SharedWeightsFile{path, Crc32c(version.bytes.data(), version.bytes.size())};
+  return SharedWeightsFile{path, Crc32c(bytes.data(), bytes.size())};
 }
 
 absl::Status EncodeVersion(const WeightsVersion& version, int64_t chunk_bytes,
@@ -455,7 +457,7 @@ absl::Status EncodeVersion(const WeightsVersion& version, int64_t chunk_bytes,
   }
   absl::Status valid = ValidateIdentity(version.run_id, version.version);
   if (valid.ok()) {
-    valid = ValidateTensors(version.tensors, static_cast<int64_t>(version.bytes.size()));
+    valid = ValidateTensors(version.tensors, static_cast<int64_t>(version.data().size()));
   }
   if (!valid.ok()) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -478,11 +480,12 @@ absl::Status EncodeVersion(const WeightsVersion& version, int64_t chunk_bytes,
   if (!emit(update)) return cancelled();
 
   uint32_t crc = 0;
-  const size_t total = version.bytes.size();
+  const absl::string_view bytes = version.data();
+  const size_t total = bytes.size();
   size_t offset = 0;
   while (offset < total) {
     const size_t n = std::min(static_cast<size_t>(chunk_bytes), total - offset);
-    const char* p = version.bytes.data() + offset;
+    const char* p = bytes.data() + offset;
     v1::WeightsChunk* chunk = update.mutable_chunk();  // clears the manifest on first use
     chunk->set_offset_bytes(static_cast<int64_t>(offset));
     chunk->set_data(p, n);
@@ -504,6 +507,7 @@ void WeightsAssembler::Reset() {
   manifest_.Clear();
   bytes_.clear();
   bytes_.shrink_to_fit();
+  mapped_.reset();
   received_ = 0;
   crc_ = 0;
 }
@@ -566,7 +570,8 @@ absl::Status WeightsAssembler::OnManifest(const v1::WeightsUpdate& update) {
   }
   manifest_ = m;
   bytes_.clear();
-  ReserveLarge(&bytes_, static_cast<size_t>(m.total_bytes()));
+  mapped_.reset();
+  if (m.shared_file().empty()) ReserveLarge(&bytes_, static_cast<size_t>(m.total_bytes()));
   received_ = 0;
   crc_ = 0;
   in_progress_ = true;
@@ -605,7 +610,18 @@ absl::Status WeightsAssembler::OnChunk(const v1::WeightsUpdate& update) {
   return absl::OkStatus();
 }
 
-absl::Status WeightsAssembler::ReadSharedFile() {
+absl::StatusOr<std::shared_ptr<const MappedBytes>> MappedBytes::Map(int fd, size_t size) {
+  if (size == 0) return std::shared_ptr<const MappedBytes>(new MappedBytes(nullptr, 0));
+  void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  if (address == MAP_FAILED) return absl::UnavailableError(absl::StrCat("mmap: ", std::strerror(errno)));
+  return std::shared_ptr<const MappedBytes>(new MappedBytes(address, size));
+}
+
+MappedBytes::~MappedBytes() {
+  if (address_ != nullptr) ::munmap(address_, size_);
+}
+
+absl::Status WeightsAssembler::MapSharedFile() {
   const std::string& path = manifest_.shared_file();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -622,19 +638,17 @@ absl::Status WeightsAssembler::ReadSharedFile() {
                                                manifest_.version(), path,
                                                static_cast<int64_t>(st.st_size), manifest_.total_bytes()));
   }
-  bytes_.clear();
-  ResizeLarge(&bytes_, static_cast<size_t>(manifest_.total_bytes()));
-  size_t done = 0;
-  while (done < bytes_.size()) {
-    const ssize_t n = ::read(fd, bytes_.data() + done, bytes_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return absl::DataLossError(absl::StrFormat("version %d: shared file %s ended after %d bytes",
-                                                 manifest_.version(), path, static_cast<int64_t>(done)));
-    }
-    done += static_cast<size_t>(n);
+  // Mapped, not copied: the publisher never changes a file once written, and the mapping
+  // keeps its pages after the publisher removes it.
+  absl::StatusOr<std::shared_ptr<const MappedBytes>> mapped =
+      MappedBytes::Map(fd, static_cast<size_t>(manifest_.total_bytes()));
+  if (!mapped.ok()) {
+    return absl::UnavailableError(absl::StrFormat("version %d: shared file %s: %s", manifest_.version(),
+                                                  path, mapped.status().message()));
   }
-  crc_ = Crc32c(bytes_.data(), bytes_.size());
+  mapped_ = *std::move(mapped);
+  const absl::string_view view = mapped_->view();
+  crc_ = Crc32c(view.data(), view.size());
   received_ = manifest_.total_bytes();
   ++shared_versions_;
   shared_bytes_ += received_;
@@ -652,7 +666,7 @@ absl::StatusOr<std::shared_ptr<const WeightsVersion>> WeightsAssembler::OnCommit
         "commit of version %d in the middle of version %d", update.version(), manifest_.version()));
   }
   if (!manifest_.shared_file().empty()) {
-    CRUCIBLE_RETURN_IF_ERROR(ReadSharedFile());
+    CRUCIBLE_RETURN_IF_ERROR(MapSharedFile());
   }
   if (received_ != manifest_.total_bytes()) {
     return absl::FailedPreconditionError(
@@ -671,6 +685,7 @@ absl::StatusOr<std::shared_ptr<const WeightsVersion>> WeightsAssembler::OnCommit
   version->peft = manifest_.peft();
   version->tensors.assign(manifest_.tensors().begin(), manifest_.tensors().end());
   version->bytes = std::move(bytes_);
+  version->mapped = std::move(mapped_);
   version->published_unix_ms = manifest_.published_unix_ms();
   Reset();
   return std::shared_ptr<const WeightsVersion>(std::move(version));

@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crucible/v1/weights.pb.h"
 
 namespace crucible {
@@ -51,14 +52,38 @@ float F16ToFloat(uint16_t value);
 // Bytes per element of a wire dtype; 0 for DTYPE_UNSPECIFIED and unknown values.
 int64_t DTypeSize(v1::DType dtype);
 
+// A read-only mapping of a whole file, unmapped with the last reference: a version read
+// from a shared file without copying it.
+class MappedBytes {
+ public:
+  // Maps `size` bytes of `fd` (which may be closed afterwards), populated up front.
+  static absl::StatusOr<std::shared_ptr<const MappedBytes>> Map(int fd, size_t size);
+  ~MappedBytes();
+  MappedBytes(const MappedBytes&) = delete;
+  MappedBytes& operator=(const MappedBytes&) = delete;
+  absl::string_view view() const { return {static_cast<const char*>(address_), size_}; }
+
+ private:
+  MappedBytes(void* address, size_t size) : address_(address), size_(size) {}
+  void* const address_;
+  const size_t size_;
+};
+
 struct WeightsVersion {
   std::string run_id;
   int64_t version = -1;
   int64_t learner_step = 0;
   v1::PeftConfig peft;
-  std::vector<v1::TensorSpec> tensors;  // offset_bytes/size_bytes tile [0, bytes.size())
-  std::string bytes;                    // every tensor in its wire dtype, in `tensors` order
+  std::vector<v1::TensorSpec> tensors;  // offset_bytes/size_bytes tile [0, data().size())
+  std::string bytes;                    // every tensor in its wire dtype, in `tensors` order,
+                                        // unless `mapped` holds them
+  std::shared_ptr<const MappedBytes> mapped;  // the bytes of a shared file (then `bytes` is empty)
   int64_t published_unix_ms = 0;        // when MakeVersion built it
+
+  // The version's bytes, wherever they are held.
+  absl::string_view data() const {
+    return mapped != nullptr ? mapped->view() : absl::string_view(bytes);
+  }
 };
 
 // A version from float32 tensors (`data` is every tensor concatenated, in `names` order),
@@ -150,12 +175,13 @@ class WeightsAssembler {
   absl::Status OnManifest(const v1::WeightsUpdate& update);
   absl::Status OnChunk(const v1::WeightsUpdate& update);
   absl::StatusOr<std::shared_ptr<const WeightsVersion>> OnCommit(const v1::WeightsUpdate& update);
-  absl::Status ReadSharedFile();
+  absl::Status MapSharedFile();
 
   const int64_t max_total_bytes_;
   bool in_progress_ = false;
   v1::WeightsManifest manifest_;
   std::string bytes_;
+  std::shared_ptr<const MappedBytes> mapped_;  // a shared version's file, once read
   int64_t received_ = 0;
   uint32_t crc_ = 0;
   int64_t partials_replaced_ = 0;

@@ -21,7 +21,11 @@ namespace {
 
 constexpr int64_t kMaxChunkBytes = int64_t{64} << 20;
 
+// A version's file stays while it is one of the last 3 published, or (up to the last 8)
+// published less than 5 s ago: a subscriber reads it after the commit, possibly late.
 constexpr size_t kSharedVersionsKept = 3;
+constexpr size_t kSharedVersionsMax = 8;
+constexpr absl::Duration kSharedVersionsGrace = absl::Seconds(5);
 std::atomic<int64_t> next_instance{1};  // tells apart the publishers of one process
 
 bool IsNewer(const WeightsVersion& candidate, const std::string& run_id, int64_t version) {
@@ -92,7 +96,7 @@ absl::Status WeightPublisher::Publish(std::shared_ptr<const WeightsVersion> vers
                         version->version, version->run_id));
   }
   absl::Status layout =
-      ValidateLayout(version->tensors, static_cast<int64_t>(version->bytes.size()));
+      ValidateLayout(version->tensors, static_cast<int64_t>(version->data().size()));
   if (!layout.ok()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("Publish: version %d: %s", version->version, layout.message()));
@@ -116,8 +120,13 @@ absl::Status WeightPublisher::Publish(std::shared_ptr<const WeightsVersion> vers
     latest_.shared = std::make_shared<SharedSlot>();
     latest_.shared->path =
         absl::StrCat(kSharedWeightsPrefix, ::getpid(), "-", instance_, "-", latest_.sequence);
+    latest_.shared->published_at = latest_.published_at;
     recent_shared_.push_back(latest_.shared);
-    while (recent_shared_.size() > kSharedVersionsKept) recent_shared_.pop_front();
+    while (recent_shared_.size() > kSharedVersionsMax ||
+           (recent_shared_.size() > kSharedVersionsKept &&
+            latest_.published_at - recent_shared_.front()->published_at > kSharedVersionsGrace)) {
+      recent_shared_.pop_front();
+    }
   }
   ++stats_.versions_published;
   // Waiters re-evaluate their conditions when mu_ is released.

@@ -49,7 +49,8 @@ struct WeightPublisherOptions {
   absl::Duration cancel_poll_interval = absl::Milliseconds(100);
   // Subscribers on this host (their SubscribeRequest.shared_memory_token equals ours) get
   // each version as a file in /dev/shm, written once on first demand, instead of chunks.
-  // A file is removed when the version is three publishes old, or with the publisher.
+  // A file is removed when its version is three publishes and 5 s old (eight publishes at
+  // most), or with the publisher.
   bool shared_memory = true;
   // Called on the Subscribe call's thread after a version's commit was written, with the
   // time since that version was Published. Must be thread-safe and quick.
@@ -97,6 +98,7 @@ class WeightPublisher final : public v1::WeightService::Service {
   // unlinked when the last holder lets go.
   struct SharedSlot {
     std::string path;
+    absl::Time published_at;
     absl::once_flag once;
     absl::StatusOr<SharedWeightsFile> file = absl::UnavailableError("not written");
     ~SharedSlot();

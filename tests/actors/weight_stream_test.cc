@@ -120,7 +120,7 @@ void CheckSameVersion(const WeightsVersion& a, const WeightsVersion& b) {
   for (size_t i = 0; i < a.tensors.size(); ++i) {
     CHECK(MessageDifferencer::Equals(a.tensors[i], b.tensors[i]));
   }
-  CHECK(a.bytes == b.bytes);
+  CHECK(a.data() == b.data());
 }
 
 // Polls `done` every few milliseconds for at most `timeout`.
@@ -334,7 +334,7 @@ TEST_CASE("weights: encode then assemble round-trips F32 and BF16", "[weights]")
   auto empty_result = FeedAll(assembler, empty_updates);
   REQUIRE(empty_result.ok());
   REQUIRE(*empty_result != nullptr);
-  CHECK((*empty_result)->bytes.empty());
+  CHECK((*empty_result)->data().empty());
 }
 
 TEST_CASE("weights: the encoder stops when the receiver does", "[weights]") {
@@ -371,7 +371,7 @@ TEST_CASE("weights: a flipped byte is refused by the checksum", "[weights]") {
   auto result = FeedAll(assembler, Encode(original, 10));
   REQUIRE(result.ok());
   REQUIRE(*result != nullptr);
-  CHECK((*result)->bytes == original.bytes);
+  CHECK((*result)->data() == original.bytes);
 }
 
 TEST_CASE("weights: chunks out of order, missing, foreign or past the end are refused",
@@ -665,7 +665,9 @@ TEST_CASE("weights: versions arrive whole and in order over gRPC", "[weights]") 
 }
 
 TEST_CASE("weights: a slow subscriber skips to the newest version", "[weights]") {
-  auto publisher = MakePublisher();
+  WeightPublisherOptions stream_only;  // one stream throughout, so the counts add up exactly
+  stream_only.shared_memory = false;
+  auto publisher = MakePublisher(stream_only);
   LoopbackServer server(publisher.get(), 0);
   Received received(absl::Milliseconds(30));
   auto subscriber = MakeSubscriber(server.address(), received);
@@ -852,6 +854,8 @@ TEST_CASE("weights: shared files are checked like chunks", "[weights]") {
     REQUIRE(got.ok());
     REQUIRE(*got != nullptr);
     CheckSameVersion(**got, *version);
+    CHECK((*got)->mapped != nullptr);  // read in place, not copied
+    CHECK((*got)->bytes.empty());
     CHECK(assembler.shared_versions() == 1);
     CHECK(assembler.shared_bytes() == 10000);
   }
@@ -865,6 +869,13 @@ TEST_CASE("weights: shared files are checked like chunks", "[weights]") {
       INFO(bad);
       CHECK(absl::IsInvalidArgument(assembler.Feed(m).status()));
     }
+  }
+  SECTION("a version read from a file outlives the file") {
+    WeightsAssembler assembler;
+    auto got = FeedAll(assembler, updates);
+    REQUIRE(got.ok());
+    REQUIRE(::unlink(path.c_str()) == 0);
+    CheckSameVersion(**got, *version);
   }
   SECTION("a checksum that does not match the file is DATA_LOSS") {
     v1::WeightsUpdate commit = updates[1];
@@ -912,8 +923,8 @@ TEST_CASE("weights: a same-host subscriber reads versions from /dev/shm, and the
     published.push_back(BigVersion("run", v, 30000, v1::BF16));
     REQUIRE(publisher->Publish(published.back()).ok());
     REQUIRE(Eventually([&] { return subscriber->stats().have_version == v; }));
-    // The latest three versions' files at most.
-    CHECK(OwnSharedFiles().size() <= 3);
+    // Files of the last eight versions at most (all are younger than the 5 s grace).
+    CHECK(OwnSharedFiles().size() <= 8);
   }
   for (const auto& v : received.versions()) CheckSameVersion(*v, *published[v->version - 1]);
   const WeightPublisher::Stats ps = publisher->stats();
@@ -945,6 +956,60 @@ TEST_CASE("weights: a same-host subscriber reads versions from /dev/shm, and the
   server.Stop();
   publisher.reset();
   CHECK(OwnSharedFiles().empty());
+}
+
+// Offers every version as a shared file that does not exist to subscribers that offer their
+// /dev/shm, and as chunks to the others.
+class MissingFileService final : public v1::WeightService::Service {
+ public:
+  explicit MissingFileService(std::shared_ptr<const WeightsVersion> version)
+      : version_(std::move(version)) {}
+
+  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
+                         grpc::ServerWriter<v1::WeightsUpdate>* writer) override {
+    {
+      absl::MutexLock lock(&mu_);
+      requests_.push_back(*request);
+    }
+    const SharedWeightsFile missing{absl::StrCat(kSharedWeightsPrefix, "missing-", ::getpid()),
+                                    Crc32c(version_->bytes.data(), version_->bytes.size())};
+    absl::Status s = EncodeVersion(
+        *version_, 4096, [&](const v1::WeightsUpdate& update) { return writer->Write(update); },
+        request->shared_memory_token().empty() ? nullptr : &missing);
+    while (s.ok() && !context->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
+    return grpc::Status::OK;
+  }
+
+  std::vector<v1::SubscribeRequest> requests() const {
+    absl::MutexLock lock(&mu_);
+    return requests_;
+  }
+
+ private:
+  const std::shared_ptr<const WeightsVersion> version_;
+  mutable absl::Mutex mu_;
+  std::vector<v1::SubscribeRequest> requests_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_CASE("weights: a subscriber that cannot read three shared files asks for chunks",
+          "[weights]") {
+  const auto version = BigVersion("run", 4, 5000);
+  MissingFileService service(version);
+  LoopbackServer server(&service, 0);
+  Received received;
+  auto subscriber = MakeSubscriber(server.address(), received);
+  REQUIRE(Eventually([&] { return received.size() == 1; }));
+  CheckSameVersion(*received.versions()[0], *version);
+  const WeightSubscriber::Stats stats = subscriber->stats();
+  CHECK(stats.shared_failures == 3);
+  CHECK(stats.versions_shared == 0);
+  CHECK(stats.checksum_failures == 0);
+  const std::vector<v1::SubscribeRequest> requests = service.requests();
+  REQUIRE(requests.size() == 4);
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(requests[i].shared_memory_token().empty());
+  CHECK(requests[3].shared_memory_token().empty());
+  subscriber->Stop();
+  server.Stop();
 }
 
 TEST_CASE("weights: options are checked", "[weights]") {
