@@ -1,6 +1,8 @@
 #include "common/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +13,9 @@
 #include <system_error>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 
 namespace crucible {
@@ -89,6 +93,24 @@ absl::Status RemoveTree(const std::string& path) {
   std::filesystem::remove_all(path, ec);
   if (ec) return absl::InternalError(absl::StrCat("remove ", path, ": ", ec.message()));
   return absl::OkStatus();
+}
+
+void RemoveEntriesOfDeadProcesses(const std::string& dir, absl::string_view prefix, char separator) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    absl::string_view name = e->d_name;
+    if (!absl::ConsumePrefix(&name, prefix)) continue;
+    const size_t end = name.find(separator);
+    int pid = 0;
+    if (end == absl::string_view::npos || !absl::SimpleAtoi(name.substr(0, end), &pid) || pid <= 0) {
+      continue;
+    }
+    if (::kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(absl::StrCat(dir, "/", e->d_name));
+  }
+  ::closedir(d);
+  for (const std::string& path : stale) RemoveTree(path).IgnoreError();
 }
 
 absl::Status MakeDirs(const std::string& path) {

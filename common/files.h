@@ -22,6 +22,11 @@ absl::StatusOr<std::string> MakeTempDir(const std::string& parent, const std::st
 // Removes a directory tree; a missing path is not an error.
 absl::Status RemoveTree(const std::string& path);
 
+// What processes that died left behind: removes (files or whole trees) the entries of
+// `dir` named "<prefix><pid><separator>..." whose pid no longer runs. Entries of live
+// processes, this one included, and names that do not parse are kept.
+void RemoveEntriesOfDeadProcesses(const std::string& dir, absl::string_view prefix, char separator);
+
 // mkdir -p: every missing directory of `path` (mode 0755); existing ones are fine.
 absl::Status MakeDirs(const std::string& path);
 

@@ -1,6 +1,5 @@
 #include "judge_workers/precompiled_headers.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -8,13 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <utility>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -94,23 +90,6 @@ absl::Status OpenUpTo(std::string dir, const std::string& top) {
   }
 }
 
-// Build directories of judges no longer alive (killed mid-build).
-void RemoveStaleBuilds(const std::string& cache_dir) {
-  DIR* d = ::opendir(cache_dir.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> stale;
-  while (dirent* e = ::readdir(d)) {
-    absl::string_view name = e->d_name;
-    if (!absl::ConsumePrefix(&name, kBuildPrefix)) continue;
-    std::vector<absl::string_view> parts = absl::StrSplit(name, '-');
-    int pid = 0;
-    if (parts.empty() || !absl::SimpleAtoi(parts[0], &pid) || pid <= 0) continue;
-    if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) stale.push_back(e->d_name);
-  }
-  ::closedir(d);
-  for (const std::string& name : stale) RemoveTree(cache_dir + "/" + name).IgnoreError();
-}
-
 // A header name must stay inside the directory it is built in.
 bool IsSafeHeaderName(const std::string& header) {
   if (header.empty() || header[0] == '/') return false;
@@ -145,7 +124,8 @@ absl::StatusOr<std::unique_ptr<PrecompiledHeaders>> PrecompiledHeaders::Start(
   const std::string parent = Dirname(cache_dir);
   if (!parent.empty()) CRUCIBLE_RETURN_IF_ERROR(MakeDirs(parent));
   CRUCIBLE_RETURN_IF_ERROR(EnsureOwnDirectory(cache_dir));
-  RemoveStaleBuilds(cache_dir);
+  // Build directories of judges killed mid-build.
+  RemoveEntriesOfDeadProcesses(cache_dir, kBuildPrefix, '-');
 
   auto headers = std::unique_ptr<PrecompiledHeaders>(
       new PrecompiledHeaders(cache_dir, languages, std::move(sandbox)));

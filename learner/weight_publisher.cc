@@ -1,19 +1,15 @@
 #include "learner/weight_publisher.h"
 
-#include <dirent.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/logging.h"
 
 namespace crucible {
@@ -30,25 +26,6 @@ std::atomic<int64_t> next_instance{1};  // tells apart the publishers of one pro
 
 bool IsNewer(const WeightsVersion& candidate, const std::string& run_id, int64_t version) {
   return candidate.run_id != run_id || candidate.version > version;
-}
-
-// Files of publishers that died without removing them: crucible-weights-<pid>-<n>-<seq>
-// whose pid no longer runs.
-void RemoveStaleSharedFiles() {
-  const std::string prefix = kSharedWeightsPrefix;
-  const size_t slash = prefix.rfind('/');
-  const std::string dir = prefix.substr(0, slash);
-  const std::string stem = prefix.substr(slash + 1);
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  while (dirent* e = ::readdir(d)) {
-    absl::string_view name = e->d_name;
-    if (!absl::ConsumePrefix(&name, stem)) continue;
-    int pid = 0;
-    if (!absl::SimpleAtoi(name.substr(0, name.find('-')), &pid) || pid <= 0) continue;
-    if (::kill(pid, 0) != 0 && errno == ESRCH) ::unlink((dir + "/" + e->d_name).c_str());
-  }
-  ::closedir(d);
 }
 
 }  // namespace
@@ -69,7 +46,12 @@ WeightPublisher::WeightPublisher(WeightPublisherOptions options)
     : options_(std::move(options)),
       shared_memory_token_(options_.shared_memory ? SharedMemoryToken() : ""),
       instance_(next_instance.fetch_add(1)) {
-  if (!shared_memory_token_.empty()) RemoveStaleSharedFiles();
+  if (!shared_memory_token_.empty()) {
+    // Files of publishers that died without removing them.
+    const std::string prefix = kSharedWeightsPrefix;
+    const size_t slash = prefix.rfind('/');
+    RemoveEntriesOfDeadProcesses(prefix.substr(0, slash), prefix.substr(slash + 1), '-');
+  }
 }
 
 WeightPublisher::SharedSlot::~SharedSlot() {
@@ -200,10 +182,6 @@ bool WeightPublisher::Send(grpc::ServerContext* context,
     });
     if (shared->file.ok()) file = &*shared->file;
   }
-  if (file != nullptr) {
-    absl::MutexLock lock(&mu_);
-    ++stats_.versions_shared;
-  }
   absl::Status status =
       EncodeVersion(version, options_.chunk_bytes, [&](const v1::WeightsUpdate& update) {
         if (context->IsCancelled() || shutting_down()) return false;
@@ -214,6 +192,10 @@ bool WeightPublisher::Send(grpc::ServerContext* context,
         }
         return true;
       }, file);
+  if (status.ok() && file != nullptr) {
+    absl::MutexLock lock(&mu_);
+    ++stats_.versions_shared;
+  }
   if (!status.ok() && !absl::IsCancelled(status)) {
     // A version that cannot be encoded was built wrong by the learner; every subscriber
     // would fail the same way, so say so loudly instead of only ending the stream.

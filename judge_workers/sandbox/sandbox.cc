@@ -1,6 +1,5 @@
 #include "judge_workers/sandbox/sandbox.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,9 +15,7 @@
 #include <functional>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -98,23 +95,6 @@ absl::StatusOr<std::string> ReadMemfd(int fd, size_t max_bytes, int64_t* size) {
   return out;
 }
 
-// State directories of judges that died without cleaning up.
-void RemoveStaleStateDirs(const std::string& parent) {
-  DIR* d = ::opendir(parent.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> stale;
-  while (dirent* e = ::readdir(d)) {
-    absl::string_view name = e->d_name;
-    if (!absl::ConsumePrefix(&name, "crucible-sandbox.")) continue;
-    size_t dot = name.find('.');
-    int pid = 0;
-    if (dot == absl::string_view::npos || !absl::SimpleAtoi(name.substr(0, dot), &pid)) continue;
-    if (::kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(parent + "/" + e->d_name);
-  }
-  ::closedir(d);
-  for (const std::string& dir : stale) RemoveTree(dir).IgnoreError();
-}
-
 }  // namespace
 
 std::string DefaultSandboxServerBinary() { return ExecutableDir() + "/crucible-sandbox"; }
@@ -125,7 +105,8 @@ absl::StatusOr<std::unique_ptr<ForkServerSandbox>> ForkServerSandbox::Start(
   if (resolved.server_binary.empty()) resolved.server_binary = DefaultSandboxServerBinary();
   if (resolved.python_executable.empty()) resolved.python_executable = CRUCIBLE_PYTHON_EXECUTABLE;
   if (resolved.state_parent.empty()) resolved.state_parent = TempRoot();
-  RemoveStaleStateDirs(resolved.state_parent);
+  // State directories of judges that died without cleaning up.
+  RemoveEntriesOfDeadProcesses(resolved.state_parent, "crucible-sandbox.", '.');
   std::unique_ptr<ForkServerSandbox> sandbox(new ForkServerSandbox(std::move(resolved)));
   CRUCIBLE_RETURN_IF_ERROR(sandbox->AcquireUidBlock());
   absl::MutexLock lock(&sandbox->mu_);

@@ -758,29 +758,23 @@ TEST_CASE("weights: a subscriber reconnects to a restarted publisher and says wh
 
 // Sends a version with one byte flipped on the first call, the intact version on the next,
 // and records what each call said it held.
-class CorruptOnceService final : public v1::WeightService::Service {
+// A WeightService that sends one version per Subscribe call, as Send decides (the call's
+// index among all calls, from 0), records every request and then holds the stream open,
+// as a publisher with nothing newer would.
+class ScriptedService : public v1::WeightService::Service {
  public:
-  explicit CorruptOnceService(std::shared_ptr<const WeightsVersion> version)
+  explicit ScriptedService(std::shared_ptr<const WeightsVersion> version)
       : version_(std::move(version)) {}
 
   grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
                          grpc::ServerWriter<v1::WeightsUpdate>* writer) override {
-    bool corrupt;
+    size_t call;
     {
       absl::MutexLock lock(&mu_);
-      corrupt = requests_.empty();
+      call = requests_.size();
       requests_.push_back(*request);
     }
-    int chunk = 0;
-    absl::Status s = EncodeVersion(*version_, 4096, [&](const v1::WeightsUpdate& update) {
-      if (corrupt && update.has_chunk() && chunk++ == 1) {
-        v1::WeightsUpdate bad = update;
-        (*bad.mutable_chunk()->mutable_data())[100] ^= 0x20;
-        return writer->Write(bad);
-      }
-      return writer->Write(update);
-    });
-    // Holds the stream open, as a publisher with nothing newer would.
+    absl::Status s = Send(*request, call, writer);
     while (s.ok() && !context->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
     return grpc::Status::OK;
   }
@@ -790,10 +784,34 @@ class CorruptOnceService final : public v1::WeightService::Service {
     return requests_;
   }
 
- private:
+ protected:
+  virtual absl::Status Send(const v1::SubscribeRequest& request, size_t call,
+                            grpc::ServerWriter<v1::WeightsUpdate>* writer) = 0;
   const std::shared_ptr<const WeightsVersion> version_;
+
+ private:
   mutable absl::Mutex mu_;
   std::vector<v1::SubscribeRequest> requests_ ABSL_GUARDED_BY(mu_);
+};
+
+// Flips a byte of the first call's second chunk.
+class CorruptOnceService final : public ScriptedService {
+ public:
+  using ScriptedService::ScriptedService;
+
+ protected:
+  absl::Status Send(const v1::SubscribeRequest&, size_t call,
+                    grpc::ServerWriter<v1::WeightsUpdate>* writer) override {
+    int chunk = 0;
+    return EncodeVersion(*version_, 4096, [&](const v1::WeightsUpdate& update) {
+      if (call == 0 && update.has_chunk() && chunk++ == 1) {
+        v1::WeightsUpdate bad = update;
+        (*bad.mutable_chunk()->mutable_data())[100] ^= 0x20;
+        return writer->Write(bad);
+      }
+      return writer->Write(update);
+    });
+  }
 };
 
 TEST_CASE("weights: a corrupted version is counted, never delivered, and fetched again",
@@ -960,35 +978,19 @@ TEST_CASE("weights: a same-host subscriber reads versions from /dev/shm, and the
 
 // Offers every version as a shared file that does not exist to subscribers that offer their
 // /dev/shm, and as chunks to the others.
-class MissingFileService final : public v1::WeightService::Service {
+class MissingFileService final : public ScriptedService {
  public:
-  explicit MissingFileService(std::shared_ptr<const WeightsVersion> version)
-      : version_(std::move(version)) {}
+  using ScriptedService::ScriptedService;
 
-  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
-                         grpc::ServerWriter<v1::WeightsUpdate>* writer) override {
-    {
-      absl::MutexLock lock(&mu_);
-      requests_.push_back(*request);
-    }
+ protected:
+  absl::Status Send(const v1::SubscribeRequest& request, size_t,
+                    grpc::ServerWriter<v1::WeightsUpdate>* writer) override {
     const SharedWeightsFile missing{absl::StrCat(kSharedWeightsPrefix, "missing-", ::getpid()),
                                     Crc32c(version_->bytes.data(), version_->bytes.size())};
-    absl::Status s = EncodeVersion(
+    return EncodeVersion(
         *version_, 4096, [&](const v1::WeightsUpdate& update) { return writer->Write(update); },
-        request->shared_memory_token().empty() ? nullptr : &missing);
-    while (s.ok() && !context->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
-    return grpc::Status::OK;
+        request.shared_memory_token().empty() ? nullptr : &missing);
   }
-
-  std::vector<v1::SubscribeRequest> requests() const {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-
- private:
-  const std::shared_ptr<const WeightsVersion> version_;
-  mutable absl::Mutex mu_;
-  std::vector<v1::SubscribeRequest> requests_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST_CASE("weights: a subscriber that cannot read three shared files asks for chunks",
