@@ -3,8 +3,8 @@
 // weights the same way, in the same run.
 //
 // The learner side is this process: a WeightPublisher on a loopback port, each version
-// built with MakeVersion (float32 -> wire dtype, CRC-32C) exactly as the online learner's
-// publishing thread does. Each actor is a separate process (this binary with --subscriber)
+// built by PublishFloat32 (float32 -> wire dtype and CRC-32C in one pass, into its file in
+// /dev/shm) exactly as the online learner's publishing thread does. Each actor is a separate process (this binary with --subscriber)
 // running a WeightSubscriber that verifies every version and applies it (decodes it to
 // float32 into its own copy of the tensors, the actor's in-place copy); it reports each
 // applied version with CLOCK_MONOTONIC (shared by the processes of a machine). A sample is
@@ -298,11 +298,12 @@ absl::StatusOr<std::vector<double>> Bench::Measure(const Case& c) {
     }
     const int64_t version = rep + 1;
     const int64_t start = MonotonicNs();
-    absl::StatusOr<WeightsVersion> v =
-        MakeVersion("bench", version, version, peft, c.tensors.names, c.tensors.shapes, data.data(), c.dtype);
-    if (!v.ok()) return v.status();
+    if (absl::Status s = (*publisher)->PublishFloat32("bench", version, version, peft, c.tensors.names,
+                                                      c.tensors.shapes, data.data(), c.dtype);
+        !s.ok()) {
+      return s;
+    }
     std::vector<float>().swap(data);  // as the learner's snapshot buffer is recycled
-    if (absl::Status s = (*publisher)->Publish(std::make_shared<const WeightsVersion>(*std::move(v))); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
     struct Args {
       Bench* b;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,11 @@ class MappedBytes {
  public:
   // Maps `size` bytes of `fd` (which may be closed afterwards), populated up front.
   static absl::StatusOr<std::shared_ptr<const MappedBytes>> Map(int fd, size_t size);
+  // Sizes the file `fd` (opened read-write) to `size` bytes, reserving its space (a full
+  // tmpfs is RESOURCE_EXHAUSTED here, not a SIGBUS later), maps it shared, lets `fill`
+  // write the bytes (null when size is 0), then makes the mapping read-only.
+  static absl::StatusOr<std::shared_ptr<const MappedBytes>> Fill(
+      int fd, size_t size, const std::function<void(char*)>& fill);
   ~MappedBytes();
   MappedBytes(const MappedBytes&) = delete;
   MappedBytes& operator=(const MappedBytes&) = delete;
@@ -79,6 +85,10 @@ struct WeightsVersion {
                                         // unless `mapped` holds them
   std::shared_ptr<const MappedBytes> mapped;  // the bytes of a shared file (then `bytes` is empty)
   int64_t published_unix_ms = 0;        // when MakeVersion built it
+  // The CRC-32C of data(), when known: MakeVersion, MakeSharedVersion and the assembler
+  // set it (whoever changes the bytes afterwards must reset it), and EncodeVersion and
+  // WriteSharedWeightsFile then use it instead of reading every byte again.
+  std::optional<uint32_t> crc32c;
 
   // The version's bytes, wherever they are held.
   absl::string_view data() const {
@@ -133,6 +143,18 @@ struct SharedWeightsFile {
 };
 absl::StatusOr<SharedWeightsFile> WriteSharedWeightsFile(const WeightsVersion& version,
                                                          const std::string& path);
+
+// MakeVersion with the bytes narrowed straight into a new file at `path` (created
+// exclusively, mode 0644), which the version then maps: one pass writes the bytes and
+// sums their checksum, and nothing is copied to share them. UNAVAILABLE, or
+// RESOURCE_EXHAUSTED when there is no space left, if the file cannot be made; nothing is
+// left at `path` then. Otherwise the caller removes the file (the mapping outlives that).
+absl::StatusOr<WeightsVersion> MakeSharedVersion(const std::string& path, std::string run_id,
+                                                 int64_t version, int64_t learner_step,
+                                                 v1::PeftConfig peft,
+                                                 const std::vector<std::string>& names,
+                                                 const std::vector<std::vector<int64_t>>& shapes,
+                                                 const float* data, v1::DType wire_dtype);
 
 // Calls `emit` with the manifest, then chunks of at most `chunk_bytes` bytes in order, then
 // the commit; each message is built only when it is emitted (one at a time, reused). With

@@ -191,9 +191,8 @@ class PublishQueue {
       const int64_t step = next_step_;
       busy_ = true;
       lock.unlock();
-      absl::StatusOr<WeightsVersion> v = MakeVersion(run_id_, s.version, step, peft_, s.names, s.shapes, s.data.data(), dtype_);
       const absl::Status published =
-          v.ok() ? publisher_.Publish(std::make_shared<const WeightsVersion>(*std::move(v))) : v.status();
+          publisher_.PublishFloat32(run_id_, s.version, step, peft_, s.names, s.shapes, s.data.data(), dtype_);
       if (!published.ok()) CRUCIBLE_LOG(Error) << "cannot publish version " << s.version << ": " << published;
       lock.lock();
       busy_ = false;

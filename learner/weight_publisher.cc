@@ -69,7 +69,43 @@ WeightPublisher::~WeightPublisher() {
   latest_.shared.reset();
 }
 
+std::string WeightPublisher::NextSharedPath() {
+  return absl::StrCat(kSharedWeightsPrefix, ::getpid(), "-", instance_, "-", next_file_.fetch_add(1));
+}
+
 absl::Status WeightPublisher::Publish(std::shared_ptr<const WeightsVersion> version) {
+  return PublishWithFile(std::move(version), nullptr, /*lazy_file=*/true);
+}
+
+absl::Status WeightPublisher::PublishFloat32(std::string run_id, int64_t version,
+                                             int64_t learner_step, v1::PeftConfig peft,
+                                             const std::vector<std::string>& names,
+                                             const std::vector<std::vector<int64_t>>& shapes,
+                                             const float* data, v1::DType wire_dtype) {
+  if (!shared_memory_token_.empty()) {
+    auto slot = std::make_shared<SharedSlot>();
+    slot->path = NextSharedPath();
+    absl::StatusOr<WeightsVersion> built = MakeSharedVersion(slot->path, run_id, version, learner_step, peft,
+                                                             names, shapes, data, wire_dtype);
+    if (built.ok()) {
+      slot->file = SharedWeightsFile{slot->path, *built->crc32c};
+      return PublishWithFile(std::make_shared<const WeightsVersion>(*std::move(built)), std::move(slot),
+                             /*lazy_file=*/false);
+    }
+    if (absl::IsInvalidArgument(built.status())) return built.status();
+    if (!build_failure_reported_.exchange(true)) {
+      CRUCIBLE_LOG(Warning) << "weight publisher: versions go as chunks, built in memory: " << built.status();
+    }
+  }
+  absl::StatusOr<WeightsVersion> built =
+      MakeVersion(std::move(run_id), version, learner_step, std::move(peft), names, shapes, data, wire_dtype);
+  if (!built.ok()) return built.status();
+  return PublishWithFile(std::make_shared<const WeightsVersion>(*std::move(built)), nullptr,
+                         /*lazy_file=*/false);
+}
+
+absl::Status WeightPublisher::PublishWithFile(std::shared_ptr<const WeightsVersion> version,
+                                              std::shared_ptr<SharedSlot> shared, bool lazy_file) {
   if (version == nullptr) return absl::InvalidArgumentError("Publish: null version");
   // Checked here, once, so that no subscriber can fail to encode it later.
   if (version->run_id.empty() || version->version < 0) {
@@ -98,10 +134,12 @@ absl::Status WeightPublisher::Publish(std::shared_ptr<const WeightsVersion> vers
   latest_.sequence += 1;
   latest_.published_at = absl::Now();
   latest_.shared.reset();
-  if (!shared_memory_token_.empty()) {
-    latest_.shared = std::make_shared<SharedSlot>();
-    latest_.shared->path =
-        absl::StrCat(kSharedWeightsPrefix, ::getpid(), "-", instance_, "-", latest_.sequence);
+  if (!shared_memory_token_.empty() && (shared != nullptr || lazy_file)) {
+    if (shared == nullptr) {
+      shared = std::make_shared<SharedSlot>();
+      shared->path = NextSharedPath();
+    }
+    latest_.shared = std::move(shared);
     latest_.shared->published_at = latest_.published_at;
     recent_shared_.push_back(latest_.shared);
     while (recent_shared_.size() > kSharedVersionsMax ||
@@ -174,6 +212,7 @@ bool WeightPublisher::Send(grpc::ServerContext* context,
   const SharedWeightsFile* file = nullptr;
   if (shared != nullptr) {
     absl::call_once(shared->once, [&] {
+      if (shared->file.ok()) return;  // built with the version
       shared->file = WriteSharedWeightsFile(version, shared->path);
       if (!shared->file.ok()) {
         CRUCIBLE_LOG(Warning) << "weight publisher: version " << version.version

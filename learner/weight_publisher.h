@@ -21,12 +21,14 @@
 #ifndef CRUCIBLE_LEARNER_WEIGHT_PUBLISHER_H_
 #define CRUCIBLE_LEARNER_WEIGHT_PUBLISHER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
@@ -69,6 +71,17 @@ class WeightPublisher final : public v1::WeightService::Service {
   // FAILED_PRECONDITION after Shutdown.
   absl::Status Publish(std::shared_ptr<const WeightsVersion> version);
 
+  // Builds a version from float32 tensors (MakeVersion's arguments) and Publishes it. With
+  // shared memory on, the version is narrowed straight into its file in /dev/shm
+  // (MakeSharedVersion): same-host subscribers map that file, and remote ones are sent
+  // chunks from it, so the version is written once and never copied. When the file cannot
+  // be made (no space in /dev/shm) the version is built in memory and goes as chunks, with
+  // one warning per publisher.
+  absl::Status PublishFloat32(std::string run_id, int64_t version, int64_t learner_step,
+                              v1::PeftConfig peft, const std::vector<std::string>& names,
+                              const std::vector<std::vector<int64_t>>& shapes, const float* data,
+                              v1::DType wire_dtype);
+
   // Ends every Subscribe call and refuses new ones. Idempotent.
   void Shutdown();
 
@@ -94,8 +107,8 @@ class WeightPublisher final : public v1::WeightService::Service {
                          grpc::ServerWriter<v1::WeightsUpdate>* writer) override;
 
  private:
-  // A version's file in /dev/shm, written by the first same-host subscriber to need it;
-  // unlinked when the last holder lets go.
+  // A version's file in /dev/shm, built with the version (PublishFloat32) or written by
+  // the first same-host subscriber to need it; unlinked when the last holder lets go.
   struct SharedSlot {
     std::string path;
     absl::Time published_at;
@@ -112,6 +125,12 @@ class WeightPublisher final : public v1::WeightService::Service {
 
   explicit WeightPublisher(WeightPublisherOptions options);
 
+  // Publish with the version's file: `shared` is null (no file: chunks only), or a slot
+  // whose file is already written, or null with `lazy_file` to make one on demand.
+  absl::Status PublishWithFile(std::shared_ptr<const WeightsVersion> version,
+                               std::shared_ptr<SharedSlot> shared, bool lazy_file);
+  std::string NextSharedPath();
+
   // Blocks until the latest is newer than (run_id, version), the publisher shuts down or
   // the call is cancelled; false in the latter two cases.
   bool AwaitNewer(grpc::ServerContext* context, const std::string& run_id, int64_t version,
@@ -124,6 +143,8 @@ class WeightPublisher final : public v1::WeightService::Service {
   const WeightPublisherOptions options_;
   const std::string shared_memory_token_;  // empty when shared memory is off
   const int64_t instance_;                 // in the files' names
+  std::atomic<int64_t> next_file_{1};      // likewise
+  std::atomic<bool> build_failure_reported_{false};
   mutable absl::Mutex mu_;
   // The files of the last versions, kept a little after they stop being the latest, for
   // subscribers that read the manifest just before a newer one was published.

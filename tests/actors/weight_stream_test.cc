@@ -3,6 +3,7 @@
 #include "common/weight_stream.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +172,25 @@ TEST_CASE("weights: CRC-32C matches the published vectors and chains", "[weights
               internal::Crc32cPortable(data.data() + start, n, 0x12345678u));
       }
     }
+    // Long inputs take the three-lane path (blocks of 3 x 8 KiB, then 3 x 256 bytes): every
+    // length around those block edges, from misaligned starts.
+    std::string big(200000, '\0');
+    uint32_t x = 2463534242u;
+    for (char& c : big) {
+      x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+      c = static_cast<char>(x);
+    }
+    for (size_t start : {0, 3, 8}) {
+      for (size_t edge : {768, 3 * 8192, 2 * 3 * 8192, 3 * 8192 + 768, 150000}) {
+        for (size_t n = edge - 9; n <= edge + 9; ++n) {
+          INFO("start " << start << " length " << n);
+          CHECK(internal::Crc32cHardware(big.data() + start, n, 0xDEADBEEFu) ==
+                internal::Crc32cPortable(big.data() + start, n, 0xDEADBEEFu));
+        }
+      }
+    }
+    CHECK(Crc32c(big.data(), big.size()) ==
+          Crc32c(big.data() + 100001, big.size() - 100001, Crc32c(big.data(), 100001)));
   } else {
     WARN("this CPU has no SSE4.2: only the table implementation was checked");
   }
@@ -849,6 +869,84 @@ std::vector<std::string> OwnSharedFiles() {
     ::closedir(d);
   }
   return out;
+}
+
+TEST_CASE("weights: a version built in its shared file equals the one built in memory", "[weights]") {
+  const std::vector<float> data = Values(40000, 2.5f);
+  const std::string path = absl::StrCat(kSharedWeightsPrefix, "test-built-", ::getpid());
+  ::unlink(path.c_str());
+  for (v1::DType dtype : {v1::BF16, v1::F32}) {
+    INFO(v1::DType_Name(dtype));
+    auto memory = MakeVersion("run", 4, 40, Peft(), {"a", "b"}, {{100, 300}, {10000}}, data.data(), dtype);
+    auto shared = MakeSharedVersion(path, "run", 4, 40, Peft(), {"a", "b"}, {{100, 300}, {10000}}, data.data(), dtype);
+    REQUIRE(memory.ok());
+    REQUIRE(shared.ok());
+    CHECK(shared->bytes.empty());
+    REQUIRE(shared->mapped != nullptr);
+    CHECK(shared->data() == memory->data());
+    REQUIRE(memory->crc32c.has_value());
+    REQUIRE(shared->crc32c.has_value());
+    CHECK(*memory->crc32c == Crc32c(memory->data().data(), memory->data().size()));
+    CHECK(*shared->crc32c == *memory->crc32c);
+    CHECK(ReadFile(path).value() == std::string(memory->data()));
+    struct stat st;
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0644);
+    // The manifest names the mapped size, and a subscriber reads the file as the commit says.
+    const SharedWeightsFile file{path, *shared->crc32c};
+    std::vector<v1::WeightsUpdate> updates;
+    REQUIRE(EncodeVersion(*shared, 1 << 20, [&](const v1::WeightsUpdate& u) {
+              updates.push_back(u);
+              return true;
+            }, &file).ok());
+    CHECK(updates.front().manifest().total_bytes() == static_cast<int64_t>(memory->data().size()));
+    WeightsAssembler assembler;
+    auto got = FeedAll(assembler, updates);
+    REQUIRE(got.ok());
+    REQUIRE(*got != nullptr);
+    CHECK((*got)->data() == memory->data());
+    // Chunks sent from the mapping carry the same bytes and checksum.
+    WeightsAssembler chunked;
+    auto again = FeedAll(chunked, Encode(*shared, 7000));
+    REQUIRE(again.ok());
+    REQUIRE(*again != nullptr);
+    CHECK((*again)->data() == memory->data());
+    // Created exclusively: a second build at the same path fails and leaves the first.
+    CHECK(absl::IsUnavailable(
+        MakeSharedVersion(path, "run", 5, 50, Peft(), {"a"}, {{10}}, data.data(), dtype).status()));
+    CHECK(ReadFile(path).value() == std::string(memory->data()));
+    ::unlink(path.c_str());
+    // The mapping outlives the file.
+    CHECK(shared->data() == memory->data());
+    // Bad input leaves no file.
+    CHECK_FALSE(MakeSharedVersion(path, "", 5, 50, Peft(), {"a"}, {{10}}, data.data(), dtype).ok());
+    CHECK(::access(path.c_str(), F_OK) != 0);
+  }
+  auto empty = MakeSharedVersion(path, "run", 1, 1, Peft(), {}, {}, nullptr, v1::BF16);
+  REQUIRE(empty.ok());
+  CHECK(empty->data().empty());
+  ::unlink(path.c_str());
+}
+
+TEST_CASE("weights: large versions decode with streaming stores to the same floats", "[weights]") {
+  // Over 8 MiB takes the streaming path; the output starts misaligned on purpose.
+  const size_t n = 4500001;
+  const std::vector<float> data = Values(n, 1.75f);
+  for (v1::DType dtype : {v1::BF16, v1::F32}) {
+    INFO(v1::DType_Name(dtype));
+    auto v = MakeVersion("run", 1, 1, Peft(), {"a", "b"}, {{n - 3}, {3}}, data.data(), dtype);
+    REQUIRE(v.ok());
+    REQUIRE(v->data().size() >= (size_t{8} << 20));
+    std::vector<float> out(n + 1, -1.0f);
+    REQUIRE(DecodeTensorFloat32(*v, 0, 2, out.data() + 1).ok());
+    CHECK(out[0] == -1.0f);
+    size_t mismatches = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const float expected = dtype == v1::F32 ? data[i] : Bf16ToFloat(FloatToBf16(data[i]));
+      if (std::memcmp(&out[i + 1], &expected, 4) != 0) ++mismatches;
+    }
+    CHECK(mismatches == 0);
+  }
 }
 
 TEST_CASE("weights: shared files are checked like chunks", "[weights]") {
