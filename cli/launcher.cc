@@ -35,6 +35,7 @@
 #include "cli/run_report.h"
 #include "cli/signals.h"
 #include "common/files.h"
+#include "common/metrics.h"
 #include "common/problem_io.h"
 #include "common/model/model_cli.h"
 #include "common/tokenizer.h"
@@ -73,54 +74,6 @@ absl::StatusOr<int> FreePort(const std::string& address) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return static_cast<int>(ntohs(addr.sin_port));
-}
-
-// GET http://address:port/metrics, for the progress line; "" when unreachable.
-std::string ScrapeMetrics(const std::string& address, int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  timeval tv{0, 300000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
-    // A node name (supervisor.launcher srun): its first IPv4 address.
-    addrinfo hints{}, *found = nullptr;
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    if (::getaddrinfo(address.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
-      ::close(fd);
-      return "";
-    }
-    addr.sin_addr = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
-    ::freeaddrinfo(found);
-  }
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request = absl::StrCat("GET /metrics HTTP/1.0\r\nHost: ", address, "\r\n\r\n");
-    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[16384];
-      for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-// The sum of a metric's samples (every label set) in a Prometheus text exposition.
-double MetricSum(const std::string& text, absl::string_view name) {
-  double sum = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::StartsWith(line, name)) continue;
-    const absl::string_view rest = line.substr(name.size());
-    if (rest.empty() || (rest[0] != ' ' && rest[0] != '{')) continue;
-    const size_t space = line.rfind(' ');
-    double v;
-    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &v)) sum += v;
-  }
-  return sum;
 }
 
 std::string ResolveDataPath(const std::string& path) {
@@ -693,17 +646,13 @@ absl::Status Cluster::PlanProcesses() {
     p.role = Role::kLearner;
     p.index = r;
     place(p, gpu, static_cast<size_t>(r / ranks_per_node), c_.supervisor.gpu_het_group);
-    if (r == 0) {
-      p.grpc_port = *learner_port;
-      absl::StatusOr<int> m = port();
-      if (!m.ok()) return m.status();
-      p.metrics_port = *m;
-    }
+    if (r == 0) p.grpc_port = *learner_port;
+    absl::StatusOr<int> m = port();  // every rank serves /metrics
+    if (!m.ok()) return m.status();
+    p.metrics_port = *m;
     p.argv = {o_.crucible_binary, "learner", "--config=" + config, "--run-dir=" + dir_};
-    if (r == 0) {
-      p.argv.push_back(absl::StrCat("--port=", p.grpc_port));
-      p.argv.push_back(absl::StrCat("--metrics-port=", p.metrics_port));
-    }
+    if (r == 0) p.argv.push_back(absl::StrCat("--port=", p.grpc_port));
+    p.argv.push_back(absl::StrCat("--metrics-port=", p.metrics_port));
     if (!init_adapter_.empty()) p.argv.push_back("--init-adapter=" + init_adapter_);
     p.env = {absl::StrCat("RANK=", r), absl::StrCat("WORLD_SIZE=", c_.learner.ranks),
              absl::StrCat("LOCAL_RANK=", r % ranks_per_node), absl::StrCat("LOCAL_WORLD_SIZE=", ranks_per_node),

@@ -166,7 +166,7 @@ Command LearnerOnlineCommand() {
             a->Declare(f, true);
             f.Add("port", port.get(), "rank 0's gRPC port for actors (0: a free one, see --port-file)");
             f.Add("port-file", port_file.get(), "write rank 0's gRPC port here");
-            f.Add("metrics-port", metrics_port.get(), "rank 0's Prometheus /metrics port (0: a free one)");
+            f.Add("metrics-port", metrics_port.get(), "this rank's Prometheus /metrics port (0: a free one)");
             f.Add("init-adapter", init_adapter.get(), "start from this PEFT adapter (the warm start)");
             return [a, port, metrics_port, port_file, init_adapter](const std::vector<std::string>& positional) {
               if (!NoPositionalArguments("learner", positional)) return 2;

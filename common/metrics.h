@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "prometheus/registry.h"
 
 namespace crucible {
@@ -40,6 +41,14 @@ class MetricsServer {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// GET http://address:port/metrics (a dotted IPv4 address or a host name), with 300 ms
+// send and receive timeouts: the whole answer, headers included; "" when unreachable.
+std::string ScrapeMetrics(const std::string& address, int port);
+
+// The sum of a metric's samples (every label set) in a Prometheus text exposition: the
+// lines of `name` itself, not of longer names that start with it.
+double MetricSum(const std::string& text, absl::string_view name);
 
 // Latency buckets in seconds, from 1 ms to about 2 minutes.
 const std::vector<double>& LatencyBucketsSeconds();

@@ -150,6 +150,50 @@ struct LearnerMetrics {
   prometheus::Histogram& staleness;
 };
 
+// What every rank serves on its own /metrics, labelled with its rank: a rank's share of
+// each step. Rank 0 also serves LearnerMetrics, the run's totals; these names differ from
+// those so that sums over a run's learner series count every step once.
+struct RankMetrics {
+  RankMetrics(prometheus::Registry& r, int rank)
+      : steps(prometheus::BuildCounter()
+                  .Name("crucible_learner_rank_steps_total")
+                  .Help("Optimizer steps this rank took part in")
+                  .Labels({{"rank", std::to_string(rank)}})
+                  .Register(r)
+                  .Add({})),
+        examples(prometheus::BuildCounter()
+                     .Name("crucible_learner_rank_examples_total")
+                     .Help("Trajectories of the global batches this rank received (each rank trains on its shard)")
+                     .Labels({{"rank", std::to_string(rank)}})
+                     .Register(r)
+                     .Add({})),
+        batch_wait(prometheus::BuildCounter()
+                       .Name("crucible_learner_rank_batch_wait_seconds_total")
+                       .Help("Seconds in the broadcasts that bring the next batch from rank 0 (its idle time "
+                             "included)")
+                       .Labels({{"rank", std::to_string(rank)}})
+                       .Register(r)
+                       .Add({})),
+        checkpoint(prometheus::BuildCounter()
+                       .Name("crucible_learner_rank_checkpoint_seconds_total")
+                       .Help("Seconds in checkpoints (rank 0 writes them, the others wait for it)")
+                       .Labels({{"rank", std::to_string(rank)}})
+                       .Register(r)
+                       .Add({})),
+        step_seconds(prometheus::BuildHistogram()
+                         .Name("crucible_learner_rank_step_seconds")
+                         .Help("Wall seconds of this rank's update (forward, backward, gradient all-reduce, "
+                               "optimizer)")
+                         .Labels({{"rank", std::to_string(rank)}})
+                         .Register(r)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30})) {}
+  prometheus::Counter& steps;
+  prometheus::Counter& examples;
+  prometheus::Counter& batch_wait;
+  prometheus::Counter& checkpoint;
+  prometheus::Histogram& step_seconds;
+};
+
 // Double-buffered publishing: the training thread hands over a snapshot and goes on; this
 // thread encodes the newest snapshot (a newer one replaces one not yet taken) and
 // publishes it.
@@ -262,6 +306,7 @@ class OnlineLearner {
   // Rank 0 only.
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<LearnerMetrics> metrics_;
+  std::unique_ptr<RankMetrics> rank_metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<TrajectoryServiceImpl> service_;
   std::unique_ptr<WeightPublisher> publisher_;
@@ -350,9 +395,10 @@ int OnlineLearner::Setup() {
   so.whole_groups = options_.algorithm == Algorithm::kPpo && options_.advantage != AdvantageEstimator::kGae;
   so.max_staleness_steps = c_.max_staleness_steps;
   so.incomplete_group_timeout = absl::Seconds(c_.incomplete_group_timeout_s);
+  registry_ = std::make_shared<prometheus::Registry>();
+  rank_metrics_ = std::make_unique<RankMetrics>(*registry_, comm_->rank());
   if (leader_) {
     // The services' metrics join the learner's registry.
-    registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<LearnerMetrics>(*registry_);
     absl::StatusOr<std::unique_ptr<TrajectoryServiceImpl>> service = TrajectoryServiceImpl::Create(so, registry_);
     if (!service.ok()) return Fail(2, service.status().message());
@@ -372,17 +418,25 @@ int OnlineLearner::Setup() {
       CRUCIBLE_LOG(Info) << "resumed from " << **latest << " (step " << trainer_->step() << ")";
     }
   }
-  if (!leader_) return 0;
+  // Every rank serves /metrics (rank 0 the run's totals as well).
+  absl::StatusOr<std::unique_ptr<MetricsServer>> ms =
+      MetricsServer::Start(c_.metrics_address.empty() ? c_.bind_address + ":0" : c_.metrics_address, registry_);
+  if (!ms.ok()) return Fail(1, ms.status().ToString());
+  metrics_server_ = *std::move(ms);
+  if (!leader_) {
+    if (!c_.metrics_port_file.empty()) {
+      if (absl::Status s = WriteFileAtomic(c_.metrics_port_file, absl::StrCat(metrics_server_->port(), "\n")); !s.ok()) {
+        return Fail(1, s.ToString());
+      }
+    }
+    CRUCIBLE_LOG(Info) << "learner rank " << comm_->rank() << ": metrics on " << metrics_server_->port();
+    return 0;
+  }
 
   if (absl::Status s = MakeDirs(c_.checkpoint_dir); !s.ok()) return Fail(1, s.ToString());
   absl::StatusOr<int64_t> published = LastPublishedVersion(c_.checkpoint_dir + "/published.json", c_.run_id);
   if (!published.ok()) return Fail(1, published.status().ToString());
   version_ = *published;
-
-  absl::StatusOr<std::unique_ptr<MetricsServer>> ms =
-      MetricsServer::Start(c_.metrics_address.empty() ? c_.bind_address + ":0" : c_.metrics_address, registry_);
-  if (!ms.ok()) return Fail(1, ms.status().ToString());
-  metrics_server_ = *std::move(ms);
 
   WeightPublisherOptions po;
   po.run_id = c_.run_id;
@@ -441,6 +495,12 @@ void OnlineLearner::Publish() {
 }
 
 absl::Status OnlineLearner::Save() {
+  const absl::Time start = absl::Now();
+  struct Timer {
+    prometheus::Counter& seconds;
+    absl::Time start;
+    ~Timer() { seconds.Increment(absl::ToDoubleSeconds(absl::Now() - start)); }
+  } timer{rank_metrics_->checkpoint, start};
   absl::Status s;
   if (leader_) {
     std::map<std::string, std::string> extra = {{"online.json", service_->SaveState().dump(2) + "\n"}};
@@ -561,6 +621,7 @@ int OnlineLearner::Run() {
       }
       idle_seconds += waited;
     }
+    const absl::Time wait_start = absl::Now();
     torch::Tensor header = torch::tensor({static_cast<int64_t>(tick), bytes}, torch::kInt64);
     if (absl::Status s = comm_->Broadcast(header, 0, options_.collective_timeout); !s.ok()) return Fail(1, s.ToString());
     tick = static_cast<Tick>(header[0].item<int64_t>());
@@ -568,10 +629,14 @@ int OnlineLearner::Run() {
       stopped = true;
       break;
     }
-    if (tick == Tick::kIdle) continue;
+    if (tick == Tick::kIdle) {
+      rank_metrics_->batch_wait.Increment(absl::ToDoubleSeconds(absl::Now() - wait_start));
+      continue;
+    }
     bytes = header[1].item<int64_t>();
     if (!leader_) payload = torch::zeros({(bytes + 7) / 8}, torch::kInt64);
     if (absl::Status s = comm_->Broadcast(payload, 0, options_.collective_timeout); !s.ok()) return Fail(1, s.ToString());
+    rank_metrics_->batch_wait.Increment(absl::ToDoubleSeconds(absl::Now() - wait_start));
     if (!leader_) {
       absl::StatusOr<std::vector<v1::Trajectory>> unpacked = UnpackBatch(payload, bytes);
       if (!unpacked.ok()) return Fail(1, unpacked.status().ToString());
@@ -585,6 +650,7 @@ int OnlineLearner::Run() {
     }
     absl::StatusOr<StepMetrics> m;
     double rm_reward_mean = 0;
+    const absl::Time step_start = absl::Now();
     try {
       if (reward_model_.has_value()) {
         absl::StatusOr<double> mean = ScoreWithRewardModel(examples);
@@ -596,6 +662,9 @@ int OnlineLearner::Run() {
       m = absl::InternalError(absl::StrCat("step ", trainer_->step() + 1, ": ", e.what_without_backtrace()));
     }
     if (!m.ok()) return Fail(1, absl::StrCat("step ", trainer_->step() + 1, ": ", m.status().ToString()));
+    rank_metrics_->step_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - step_start));
+    rank_metrics_->steps.Increment();
+    rank_metrics_->examples.Increment(static_cast<double>(batch.size()));
     if (leader_) {
       if (absl::Status s = service_->CompleteBatch(); !s.ok()) return Fail(1, s.ToString());
       Publish();

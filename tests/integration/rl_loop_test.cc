@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
+#include "common/metrics.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 
@@ -284,8 +285,27 @@ TEST_CASE("a killed learner resumes from its checkpoint, versions keep increasin
 }
 
 TEST_CASE("SIGTERM to crucible run stops everything cleanly, with a checkpoint", "[integration][rl]") {
-  Run r = StartRun(TestConfig(1, 1000));
+  Run r = StartRun(TestConfig(/*learner_ranks=*/2, 1000));
   REQUIRE(r.WaitFor([&] { return r.Metrics().size() >= 2; }, absl::Minutes(2)));
+  // Every learner rank serves /metrics: rank 0 the run's totals and its own share, rank 1
+  // only its share, so sums over the run's learner series count each step once.
+  int learners = 0;
+  const json cluster = r.Cluster();
+  for (const json& p : cluster["processes"]) {
+    if (p["role"] != "learner") continue;
+    ++learners;
+    const int rank = p["index"].get<int>();
+    const int port = p["metrics_port"].get<int>();
+    INFO("learner rank " << rank << ", metrics port " << port);
+    REQUIRE(port > 0);
+    const std::string text = ScrapeMetrics("127.0.0.1", port);
+    CHECK(absl::StrContains(text, absl::StrCat("crucible_learner_rank_steps_total{rank=\"", rank, "\"}")));
+    CHECK(MetricSum(text, "crucible_learner_rank_steps_total") >= 1);
+    CHECK(MetricSum(text, "crucible_learner_rank_examples_total") >= 8);
+    CHECK(absl::StrContains(text, "crucible_learner_rank_step_seconds_count"));
+    CHECK(absl::StrContains(text, "crucible_learner_steps_total") == (rank == 0));
+  }
+  CHECK(learners == 2);
   ::kill(r.pid, SIGTERM);
   const int code = r.Wait(absl::Minutes(2));
   INFO(r.Output());
