@@ -303,11 +303,12 @@ class OnlineLearner {
   std::unique_ptr<Trainer> trainer_;
   int64_t version_ = -1;
 
-  // Rank 0 only.
+  // Every rank.
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<LearnerMetrics> metrics_;
   std::unique_ptr<RankMetrics> rank_metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;
+  // Rank 0 only.
+  std::unique_ptr<LearnerMetrics> metrics_;
   std::unique_ptr<TrajectoryServiceImpl> service_;
   std::unique_ptr<WeightPublisher> publisher_;
   std::unique_ptr<grpc::Server> server_;
@@ -418,17 +419,18 @@ int OnlineLearner::Setup() {
       CRUCIBLE_LOG(Info) << "resumed from " << **latest << " (step " << trainer_->step() << ")";
     }
   }
-  // Every rank serves /metrics (rank 0 the run's totals as well).
-  absl::StatusOr<std::unique_ptr<MetricsServer>> ms =
-      MetricsServer::Start(c_.metrics_address.empty() ? c_.bind_address + ":0" : c_.metrics_address, registry_);
+  // Every rank serves /metrics (rank 0 the run's totals as well). Ranks started by hand
+  // with one argv on one node share a fixed port: a rank other than 0 that cannot bind it
+  // takes a free one rather than stopping the run.
+  const std::string metrics_address = c_.metrics_address.empty() ? c_.bind_address + ":0" : c_.metrics_address;
+  absl::StatusOr<std::unique_ptr<MetricsServer>> ms = MetricsServer::Start(metrics_address, registry_);
+  if (!ms.ok() && !leader_) {
+    CRUCIBLE_LOG(Warning) << "learner rank " << comm_->rank() << ": " << ms.status() << "; serving /metrics on a free port";
+    ms = MetricsServer::Start(c_.bind_address + ":0", registry_);
+  }
   if (!ms.ok()) return Fail(1, ms.status().ToString());
   metrics_server_ = *std::move(ms);
   if (!leader_) {
-    if (!c_.metrics_port_file.empty()) {
-      if (absl::Status s = WriteFileAtomic(c_.metrics_port_file, absl::StrCat(metrics_server_->port(), "\n")); !s.ok()) {
-        return Fail(1, s.ToString());
-      }
-    }
     CRUCIBLE_LOG(Info) << "learner rank " << comm_->rank() << ": metrics on " << metrics_server_->port();
     return 0;
   }

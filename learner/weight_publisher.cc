@@ -82,7 +82,9 @@ absl::Status WeightPublisher::PublishFloat32(std::string run_id, int64_t version
                                              const std::vector<std::string>& names,
                                              const std::vector<std::vector<int64_t>>& shapes,
                                              const float* data, v1::DType wire_dtype) {
-  if (!shared_memory_token_.empty()) {
+  // Built in a file only once a subscriber on this host has appeared, and never again
+  // after a file could not be made (a full /dev/shm stays full, and trying fills it).
+  if (!shared_memory_token_.empty() && same_host_seen_.load() && !build_failed_.load()) {
     auto slot = std::make_shared<SharedSlot>();
     slot->path = NextSharedPath();
     absl::StatusOr<WeightsVersion> built = MakeSharedVersion(slot->path, run_id, version, learner_step, peft,
@@ -93,15 +95,15 @@ absl::Status WeightPublisher::PublishFloat32(std::string run_id, int64_t version
                              /*lazy_file=*/false);
     }
     if (absl::IsInvalidArgument(built.status())) return built.status();
-    if (!build_failure_reported_.exchange(true)) {
-      CRUCIBLE_LOG(Warning) << "weight publisher: versions go as chunks, built in memory: " << built.status();
-    }
+    build_failed_ = true;
+    CRUCIBLE_LOG(Warning) << "weight publisher: versions are built in memory and go as chunks from now on: "
+                          << built.status();
   }
   absl::StatusOr<WeightsVersion> built =
       MakeVersion(std::move(run_id), version, learner_step, std::move(peft), names, shapes, data, wire_dtype);
   if (!built.ok()) return built.status();
   return PublishWithFile(std::make_shared<const WeightsVersion>(*std::move(built)), nullptr,
-                         /*lazy_file=*/false);
+                         /*lazy_file=*/!build_failed_.load());
 }
 
 absl::Status WeightPublisher::PublishWithFile(std::shared_ptr<const WeightsVersion> version,
@@ -249,6 +251,7 @@ grpc::Status WeightPublisher::Subscribe(grpc::ServerContext* context,
   const std::string actor_id = request->actor_id().empty() ? context->peer() : request->actor_id();
   const bool same_host = !shared_memory_token_.empty() &&
                          request->shared_memory_token() == shared_memory_token_;
+  if (same_host) same_host_seen_ = true;
   std::string held_run_id = request->have_run_id();
   int64_t held_version = held_run_id.empty() ? -1 : request->have_version();
   {

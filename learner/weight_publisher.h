@@ -72,11 +72,12 @@ class WeightPublisher final : public v1::WeightService::Service {
   absl::Status Publish(std::shared_ptr<const WeightsVersion> version);
 
   // Builds a version from float32 tensors (MakeVersion's arguments) and Publishes it. With
-  // shared memory on, the version is narrowed straight into its file in /dev/shm
-  // (MakeSharedVersion): same-host subscribers map that file, and remote ones are sent
-  // chunks from it, so the version is written once and never copied. When the file cannot
-  // be made (no space in /dev/shm) the version is built in memory and goes as chunks, with
-  // one warning per publisher.
+  // shared memory on and a subscriber on this host seen, the version is narrowed straight
+  // into its file in /dev/shm (MakeSharedVersion): same-host subscribers map that file, and
+  // remote ones are sent chunks from it, so the version is written once and never copied.
+  // Otherwise it is built in memory (and written to a file when a same-host subscriber
+  // first needs it). After a file cannot be made (no space in /dev/shm), with one warning,
+  // every later version is built in memory and goes as chunks.
   absl::Status PublishFloat32(std::string run_id, int64_t version, int64_t learner_step,
                               v1::PeftConfig peft, const std::vector<std::string>& names,
                               const std::vector<std::vector<int64_t>>& shapes, const float* data,
@@ -144,7 +145,8 @@ class WeightPublisher final : public v1::WeightService::Service {
   const std::string shared_memory_token_;  // empty when shared memory is off
   const int64_t instance_;                 // in the files' names
   std::atomic<int64_t> next_file_{1};      // likewise
-  std::atomic<bool> build_failure_reported_{false};
+  std::atomic<bool> same_host_seen_{false};  // a subscriber on this host has connected
+  std::atomic<bool> build_failed_{false};    // a version's file could not be made
   mutable absl::Mutex mu_;
   // The files of the last versions, kept a little after they stop being the latest, for
   // subscribers that read the manifest just before a newer one was published.

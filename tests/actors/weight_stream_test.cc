@@ -1074,6 +1074,61 @@ TEST_CASE("weights: a same-host subscriber reads versions from /dev/shm, and the
   CHECK(OwnSharedFiles().empty());
 }
 
+TEST_CASE("weights: PublishFloat32 builds versions in their files once a same-host subscriber is seen",
+          "[weights]") {
+  REQUIRE_FALSE(SharedMemoryToken().empty());
+  auto publisher = MakePublisher();
+  LoopbackServer server(publisher.get(), 0);
+  const std::vector<float> data = Values(30000, 1.5f);
+  const auto publish = [&](int64_t v) {
+    return publisher->PublishFloat32("run", v, v, Peft(), {"base_model.model.lm_head.lora_A.weight"}, {{30000}},
+                                     data.data(), v1::BF16);
+  };
+  // No subscriber on this host yet: built in memory, no file made.
+  REQUIRE(publish(1).ok());
+  CHECK(publisher->latest()->mapped == nullptr);
+  CHECK(OwnSharedFiles().empty());
+
+  Received received;
+  auto subscriber = MakeSubscriber(server.address(), received);
+  REQUIRE(Eventually([&] { return subscriber->stats().have_version == 1; }));
+  for (int v = 2; v <= 4; ++v) {
+    REQUIRE(publish(v).ok());
+    CHECK(publisher->latest()->mapped != nullptr);  // the version is its file's mapping
+    REQUIRE(Eventually([&] { return subscriber->stats().have_version == v; }));
+  }
+  const auto expected = MakeVersion("run", 4, 4, Peft(), {"base_model.model.lm_head.lora_A.weight"}, {{30000}},
+                                    data.data(), v1::BF16);
+  REQUIRE(expected.ok());
+  CHECK(received.versions().back()->data() == expected->data());
+  CHECK(subscriber->stats().versions_shared == 4);
+  CHECK(publisher->stats().bytes_sent == 0);
+  // A version refused (not newer) leaves no file behind.
+  const size_t files = OwnSharedFiles().size();
+  CHECK(absl::IsInvalidArgument(publish(3)));
+  CHECK(OwnSharedFiles().size() == files);
+
+  // A remote subscriber gets chunks read from the mapped file.
+  Received plain_received;
+  WeightSubscriberOptions plain;
+  plain.endpoint = server.address();
+  plain.actor_id = "actor-1";
+  plain.shared_memory = false;
+  auto chunked = WeightSubscriber::Create(plain, plain_received.callback());
+  REQUIRE(chunked.ok());
+  REQUIRE((*chunked)->Start().ok());
+  REQUIRE(Eventually([&] { return (*chunked)->stats().have_version == 4; }));
+  CHECK(plain_received.versions().back()->data() == expected->data());
+  CHECK((*chunked)->stats().bytes_received == 60000);
+
+  (*chunked)->Stop();
+  subscriber->Stop();
+  publisher->Shutdown();
+  server.Stop();
+  publisher.reset();
+  CHECK(OwnSharedFiles().empty());
+}
+
 // Offers every version as a shared file that does not exist to subscribers that offer their
 // /dev/shm, and as chunks to the others.
 class MissingFileService final : public ScriptedService {

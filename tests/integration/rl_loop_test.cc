@@ -298,7 +298,12 @@ TEST_CASE("SIGTERM to crucible run stops everything cleanly, with a checkpoint",
     const int port = p["metrics_port"].get<int>();
     INFO("learner rank " << rank << ", metrics port " << port);
     REQUIRE(port > 0);
-    const std::string text = ScrapeMetrics("127.0.0.1", port);
+    // Retried: one scrape of a busy 2-core machine may time out.
+    std::string text;
+    CHECK(r.WaitFor([&] {
+      text = ScrapeMetrics("127.0.0.1", port);
+      return absl::StrContains(text, "crucible_learner_rank_steps_total");
+    }, absl::Seconds(30)));
     CHECK(absl::StrContains(text, absl::StrCat("crucible_learner_rank_steps_total{rank=\"", rank, "\"}")));
     CHECK(MetricSum(text, "crucible_learner_rank_steps_total") >= 1);
     CHECK(MetricSum(text, "crucible_learner_rank_examples_total") >= 8);
