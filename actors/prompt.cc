@@ -92,4 +92,26 @@ std::string ExtractProgram(const std::string& completion) {
   return trimmed.empty() ? std::string() : absl::StrCat(trimmed, "\n");
 }
 
+size_t ProgramOffset(const std::string& completion) {
+  size_t start = 0;
+  const size_t fence = completion.find("```");
+  if (fence != std::string::npos) {
+    start = completion.find('\n', fence);
+    start = start == std::string::npos ? completion.size() : start + 1;
+  }
+  while (start < completion.size() && completion[start] == '\n') ++start;
+  return start;
+}
+
+std::string RepairPrompt(const std::string& prompt, const std::string& program, const std::string& verdict,
+                         const std::string& subtype) {
+  std::string kind;
+  for (char c : subtype.substr(0, 200)) kind.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  std::string out = prompt;
+  absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(program), "\n# Verdict: ", verdict);
+  if (!kind.empty()) absl::StrAppend(&out, " (", kind, ")");
+  absl::StrAppend(&out, "\n# Fixed solution\n");
+  return out;
+}
+
 }  // namespace crucible

@@ -21,6 +21,8 @@
 #include "actors/judge_client.h"
 #include "actors/local_judge.h"
 #include "actors/prompt.h"
+#include "cli/critic_search.h"
+#include "cli/eval_judging.h"
 #include "cli/run_config.h"
 #include "common/bundled_problems.h"
 #include "common/eval_report.h"
@@ -148,132 +150,6 @@ absl::StatusOr<std::vector<v1::Problem>> SelectProblems(const EvalOptions& o) {
   return chosen;
 }
 
-// Where a kill may have left samples.jsonl: cut off a partial last line, end with a newline.
-absl::StatusOr<std::vector<EvalSample>> ResumeSamples(const std::string& path) {
-  if (::access(path.c_str(), F_OK) != 0) return std::vector<EvalSample>();
-  ReadInfo info;
-  ReadOptions ro;
-  ro.allow_truncated_tail = true;
-  CRUCIBLE_ASSIGN_OR_RETURN(std::vector<EvalSample> samples, ReadSamplesFile(path, ro, &info));
-  if (info.truncated_tail) {
-    if (::truncate(path.c_str(), static_cast<off_t>(info.valid_bytes)) != 0) {
-      return ErrnoToStatus(errno, absl::StrCat("truncate ", path));
-    }
-    CRUCIBLE_LOG(Warning) << path << ": dropped a partial last line left by an interrupted eval";
-  }
-  if (info.missing_final_newline) {
-    FILE* f = std::fopen(path.c_str(), "a");
-    if (f == nullptr) return ErrnoToStatus(errno, absl::StrCat("open ", path));
-    std::fputc('\n', f);
-    std::fclose(f);
-  }
-  return samples;
-}
-
-class Progress {
- public:
-  Progress(int64_t total, bool enabled) : total_(total), tty_(enabled && ::isatty(2)) {}
-  void Update(int64_t done, int64_t correct, double seconds) {
-    if (!tty_) {
-      // Without a terminal: a line at every tenth.
-      const int64_t tenth = total_ > 0 ? done * 10 / total_ : 10;
-      if (tenth == last_tenth_) return;
-      last_tenth_ = tenth;
-    }
-    const int width = 30;
-    const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
-    std::string bar(static_cast<size_t>(filled), '#');
-    bar.append(static_cast<size_t>(width - filled), '.');
-    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
-    std::fprintf(stderr, "%seval [%s] %lld/%lld judged  %.1f samples/s  correct %.1f%%%s",
-                 tty_ ? "\r" : "", bar.c_str(), static_cast<long long>(done),
-                 static_cast<long long>(total_), rate,
-                 done > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(done) : 0.0,
-                 tty_ ? "\033[K" : "\n");
-    std::fflush(stderr);
-  }
-  void Finish() {
-    if (tty_) std::fputc('\n', stderr);
-  }
-
- private:
-  const int64_t total_;
-  const bool tty_;
-  int64_t last_tenth_ = -1;
-};
-
-// The samples being judged: each has a public and a hidden request in flight and is
-// written once both are answered.
-class Book {
- public:
-  Book(const std::string& path, int64_t total, bool progress)
-      : path_(path), progress_(total, progress), start_(absl::Now()) {}
-
-  absl::Status Open() {
-    file_ = std::fopen(path_.c_str(), "a");
-    if (file_ == nullptr) return ErrnoToStatus(errno, absl::StrCat("open ", path_));
-    return absl::OkStatus();
-  }
-  ~Book() {
-    if (file_ != nullptr) std::fclose(file_);
-  }
-
-  void Begin() {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++inflight_;
-  }
-  void Write(const EvalSample& sample, int64_t already_done) {
-    std::string line = SampleToJson(sample) + "\n";
-    std::lock_guard<std::mutex> lock(mu_);
-    std::fwrite(line.data(), 1, line.size(), file_);
-    std::fflush(file_);
-    ++written_;
-    if (sample.verdict == v1::OK) ++correct_;
-    --inflight_;
-    progress_.Update(already_done + written_, correct_, absl::ToDoubleSeconds(absl::Now() - start_));
-    cv_.notify_all();
-  }
-  // Blocks while more than `limit` samples are unjudged.
-  void WaitBelow(int64_t limit) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return inflight_ <= limit; });
-  }
-  int64_t written() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return written_;
-  }
-  void Finish() { progress_.Finish(); }
-
- private:
-  const std::string path_;
-  FILE* file_ = nullptr;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t inflight_ = 0, written_ = 0, correct_ = 0;
-  Progress progress_;
-  const absl::Time start_;
-};
-
-// One sample's two verdicts meet here; the last to arrive writes the sample.
-struct Pending {
-  EvalSample sample;
-  std::mutex mu;
-  int answers_left = 0;
-};
-
-void RecordHidden(EvalSample& s, const JudgeResult& r) {
-  if (!r.status.ok()) {
-    s.verdict = v1::SE;
-    s.subtype = std::string(r.status.message()).substr(0, 200);
-    s.reward = 0;
-    return;
-  }
-  s.verdict = r.verdict.verdict();
-  s.subtype = r.verdict.subtype();
-  s.reward = r.verdict.reward();
-  s.pass_fraction = r.verdict.pass_fraction();
-}
-
 absl::StatusOr<ReportOptions> ReportOptionsOf(const EvalOptions& o) {
   ReportOptions ro;
   CRUCIBLE_ASSIGN_OR_RETURN(ro.ks, ParseIntList(o.k, "--k"));
@@ -283,7 +159,7 @@ absl::StatusOr<ReportOptions> ReportOptionsOf(const EvalOptions& o) {
 
 // report["rerank"] when --search rerank.
 absl::Status AddSearch(const EvalOptions& o, const std::vector<EvalSample>& samples, json& report) {
-  if (o.search == "none") return absl::OkStatus();
+  if (o.search != "rerank") return absl::OkStatus();
   RerankOptions ro;
   ro.score = o.rerank_score;
   ro.public_first = o.rerank_public_first;
@@ -293,11 +169,19 @@ absl::Status AddSearch(const EvalOptions& o, const std::vector<EvalSample>& samp
 }
 
 absl::Status CheckSearch(const EvalOptions& o) {
+  if (o.search != "critic" && (!o.repair_model.empty() || !o.repair_adapter.empty())) {
+    return absl::InvalidArgumentError("--repair-model and --repair-adapter need --search critic");
+  }
   if (o.search == "none" || o.search == "rerank") return absl::OkStatus();
   if (o.search == "critic") {
-    return absl::UnimplementedError("--search critic (CodeRL's critic sampling) is not built yet");
+    if (o.critic.empty()) {
+      return absl::InvalidArgumentError(
+          "--search critic needs --critic (a checkpoint of learner offline --algo critic)");
+    }
+    if (o.repair_top_m < 1) return absl::InvalidArgumentError("--repair-top-m must be at least 1");
+    return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat("--search \"", o.search, "\": expected none or rerank"));
+  return absl::InvalidArgumentError(absl::StrCat("--search \"", o.search, "\": expected none, rerank or critic"));
 }
 
 int Recompute(const EvalOptions& o) {
@@ -305,6 +189,11 @@ int Recompute(const EvalOptions& o) {
   absl::StatusOr<ReportOptions> ro = ReportOptionsOf(o);
   if (!ro.ok()) return Fail(2, ro.status());
   if (absl::Status s = CheckSearch(o); !s.ok()) return Fail(2, s);
+  if (o.search == "critic") {
+    return Fail(2, absl::InvalidArgumentError(
+                       "--search critic samples new programs and needs --model; the report of its "
+                       "final samples is --samples OUT/critic_samples.jsonl"));
+  }
   absl::StatusOr<std::vector<EvalSample>> samples = ReadSamplesFile(o.samples_file);
   if (!samples.ok()) return Fail(1, samples.status());
   json report = BuildReport(*samples, *ro);
@@ -382,6 +271,25 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
     if (!loaded.ok()) return Fail(1, loaded.status());
     reward_model = *std::move(loaded);
   }
+  // The repair model of critic sampling: its own copy of a base, with its adapter merged.
+  std::optional<model::CausalLm> repair;
+  if (!o.repair_model.empty() || !o.repair_adapter.empty()) {
+    absl::StatusOr<model::CausalLm> base =
+        model::LoadCausalLm(o.repair_model.empty() ? o.model_dir : o.repair_model, *mo);
+    if (!base.ok()) return Fail(1, base.status());
+    (*base)->eval();
+    if (!o.repair_adapter.empty()) {
+      absl::StatusOr<model::LoraConfig> adapter = model::LoadPeftAdapter(*base, o.repair_adapter);
+      if (!adapter.ok()) return Fail(1, adapter.status());
+      model::MergeAdapters(*base);
+    }
+    if ((*base)->config().vocab_size != lm->config().vocab_size) {
+      return Fail(2, absl::InvalidArgumentError(absl::StrCat(
+                         "--repair-model/--repair-adapter: the repair model's vocabulary (", (*base)->config().vocab_size,
+                         ") is not the policy's (", lm->config().vocab_size, "): they share one tokenizer")));
+    }
+    repair = *std::move(base);
+  }
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
       Tokenizer::Load(o.tokenizer.empty() ? model::DefaultTokenizerFor(o.model_dir) : o.tokenizer);
   if (!tokenizer.ok()) return Fail(1, tokenizer.status());
@@ -389,13 +297,26 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
     return Fail(1, absl::InvalidArgumentError("the tokenizer has no end-of-sequence token"));
   }
 
+  if (o.search == "critic") {
+    // What produced the search's stage files (search/*.jsonl), checked like eval_config.json;
+    // written only once the models have loaded, so a mistyped path does not claim the --out.
+    const json search_fingerprint = {{"repair_model", o.repair_model},
+                                     {"repair_adapter", o.repair_adapter},
+                                     {"repair_top_m", o.repair_top_m}};
+    if (absl::Status s = MakeDirs(o.out_dir + "/search"); !s.ok()) return Fail(1, s);
+    if (absl::Status s = CheckFingerprint(o.out_dir + "/search/search_config.json", search_fingerprint); !s.ok()) {
+      return Fail(2, s);
+    }
+  }
   // Prompts, once per problem; a prompt that leaves no room to generate is an error.
   std::vector<std::vector<int32_t>> prompts(problems.size());
+  std::vector<std::string> prompt_texts(problems.size());
   const int64_t context = lm->config().max_position_embeddings;
   for (size_t p = 0; p < problems.size(); ++p) {
     absl::StatusOr<std::string> prompt = BuildPrompt(prompt_template, problems[p], o.language);
     if (!prompt.ok()) return Fail(2, prompt.status());
     prompts[p] = (*tokenizer)->Encode(*prompt);
+    prompt_texts[p] = *prompt;
     if (prompts[p].empty() || static_cast<int64_t>(prompts[p].size()) + o.max_new_tokens > context) {
       return Fail(2, absl::InvalidArgumentError(absl::StrCat(
                          "problem \"", problems[p].id(), "\": a prompt of ", prompts[p].size(),
@@ -420,7 +341,7 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
   if (!client.ok()) return Fail(1, client.status());
   if (absl::Status s = (*client)->RegisterProblems(problems); !s.ok()) return Fail(1, s);
 
-  Book book(samples_path, total, o.progress);
+  Book book(samples_path, "eval", total, o.progress);
   if (absl::Status s = book.Open(); !s.ok()) return Fail(1, s);
   const int64_t already = static_cast<int64_t>(done.size());
   const absl::Time start = absl::Now();
@@ -432,7 +353,13 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
   judge_options.set_stop_at_first_failure(o.stop_at_first_failure);
   // Without overlap, submissions wait here until generation is over.
   std::vector<std::function<void()>> deferred;
-  auto submit = [&](v1::JudgeRequest request, std::function<void(JudgeResult)> done) {
+  // Sends what waits and blocks until every sample is written.
+  auto drain = [&] {
+    for (auto& go : deferred) go();
+    deferred.clear();
+    book.WaitBelow(0);
+  };
+  const SubmitFn submit = [&](v1::JudgeRequest request, std::function<void(JudgeResult)> done) {
     auto go = [&client, request = std::move(request), done = std::move(done)]() mutable {
       (*client)->Submit(std::move(request), std::move(done));
     };
@@ -471,7 +398,9 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
       out = absl::InternalError(absl::StrCat("generation failed: ", e.what_without_backtrace()));
     }
     if (!out.ok()) {
+      drain();  // the judged samples are kept; none is cut off as SE
       (*client)->Shutdown();
+      if (local != nullptr) local->Stop();
       return Fail(1, out.status());
     }
     generation_seconds += absl::ToDoubleSeconds(absl::Now() - t0);
@@ -505,7 +434,9 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
         scored = absl::InternalError(absl::StrCat("scoring failed: ", e.what_without_backtrace()));
       }
       if (!scored.ok()) {
+        drain();
         (*client)->Shutdown();
+        if (local != nullptr) local->Stop();
         return Fail(1, scored);
       }
     }
@@ -516,12 +447,16 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
       for (int s = u.begin; s < u.end; ++s, ++row) {
         if (done.count({u.problem, s}) > 0) continue;
         const model::Completion& c = (*out)[row];
-        auto pending = std::make_shared<Pending>();
-        EvalSample& sample = pending->sample;
+        EvalSample sample;
         sample.problem_id = problem.id();
         sample.sample = s;
         sample.language = o.language;
         sample.program = ExtractProgram(c.text);
+        // What came before the program (a fence line), so that critic sampling's seeds
+        // continue the completion as it was written.
+        if (const size_t offset = ProgramOffset(c.text); offset > 0 && !sample.program.empty()) {
+          sample.extra["completion_prefix"] = c.text.substr(0, offset);
+        }
         if (o.prepend_starter_code && !problem.starter_code().empty() && !sample.program.empty()) {
           sample.program = problem.starter_code() + sample.program;
         }
@@ -533,60 +468,24 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
         sample.extra["finish_reason"] = model::FinishReasonName(c.finish_reason);
         sample.critic_score = critic_scores[row];
         sample.reward_model_score = reward_model_scores[row];
-        book.Begin();
-        if (sample.program.empty() || sample.program.find('\0') != std::string::npos) {
-          // Nothing to judge: the compile-error verdict, as the actors count it.
-          sample.verdict = v1::CE;
-          sample.subtype = sample.program.empty() ? "no program" : "NUL byte";
-          sample.reward = -1.0;
-          sample.passed_public = false;
-          sample.pass_fraction = 0.0;
-          book.Write(sample, already);
-          continue;
-        }
-        const bool has_public = problem.public_tests_size() > 0;
-        const bool has_hidden = problem.tests_size() > 0;
-        pending->answers_left = has_public ? 2 : 1;
-        sample.passed_public = !has_public;  // vacuous without public tests
-        auto answered = [pending, &book, already]() {
-          if (--pending->answers_left == 0) book.Write(pending->sample, already);
-        };
-        auto request = [&](v1::TestSet set, const std::string& tag) {
-          v1::JudgeRequest r;
-          r.set_request_id(absl::StrCat(problem.id(), "/", s, "/", tag));
-          r.set_problem_id(problem.id());
-          r.mutable_program()->set_language(o.language);
-          r.mutable_program()->set_source(sample.program);
-          *r.mutable_options() = judge_options;
-          r.mutable_options()->set_test_set(set);
-          return r;
-        };
-        const v1::TestSet verdict_set = has_hidden ? v1::HIDDEN : v1::PUBLIC;
-        submit(request(verdict_set, "hidden"), [pending, answered](JudgeResult r) {
-          std::lock_guard<std::mutex> lock(pending->mu);
-          RecordHidden(pending->sample, r);
-          answered();
-        });
-        if (has_public) {
-          submit(request(v1::PUBLIC, "public"), [pending, answered](JudgeResult r) {
-            std::lock_guard<std::mutex> lock(pending->mu);
-            pending->sample.passed_public = r.status.ok() && r.verdict.verdict() == v1::OK;
-            pending->sample.extra["public_verdict"] =
-                r.status.ok() ? std::string(VerdictName(r.verdict.verdict())) : "SE";
-            answered();
-          });
-        }
+        JudgeAndWrite(std::move(sample), problem, judge_options, "", book, already, submit);
       }
     }
     if (o.overlap) book.WaitBelow(o.max_inflight);
   }
-  for (auto& go : deferred) go();
-  book.WaitBelow(0);
+  drain();
   book.Finish();
-  (*client)->Shutdown();
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);
   const int64_t judged = book.written();
-  if (local != nullptr) local->Stop();
+  // The client and the local judge stop on every way out from here.
+  struct JudgesDown {
+    JudgeClient* client;
+    LocalJudge* local;
+    ~JudgesDown() {
+      client->Shutdown();
+      if (local != nullptr) local->Stop();
+    }
+  } judges_down{client->get(), local.get()};
 
   if (stopped) {
     std::fprintf(stderr, "crucible eval: stopped after %lld new samples; run the same command to resume\n",
@@ -603,9 +502,28 @@ int RunEval(const EvalOptions& o, const std::atomic<bool>* stop) {
   for (const EvalSample& s : *all) absl::StrAppend(&text, SampleToJson(s), "\n");
   if (absl::Status s = WriteFileAtomic(samples_path, text); !s.ok()) return Fail(1, s);
 
+  std::optional<json> critic_sampling;
+  double search_seconds = 0;
+  if (o.search == "critic") {
+    const absl::Time search_start = absl::Now();
+    CriticSearch cs{o, problems, prompts, prompt_texts, **tokenizer, lm, *critic,
+                    repair.has_value() ? &*repair : nullptr, **client, judge_options, stop};
+    bool search_stopped = false;
+    absl::StatusOr<json> result = RunCriticSearch(cs, *all, *ro, &search_stopped);
+    if (!result.ok()) return Fail(1, result.status());
+    if (search_stopped) {
+      std::fprintf(stderr, "crucible eval: critic sampling stopped; run the same command to resume\n");
+      return 130;
+    }
+    critic_sampling = *std::move(result);
+    search_seconds = absl::ToDoubleSeconds(absl::Now() - search_start);
+  }
+
   json report = BuildReport(*all, *ro);
   if (absl::Status s = AddSearch(o, *all, report); !s.ok()) return Fail(2, s);
+  if (critic_sampling.has_value()) report["critic_sampling"] = *std::move(critic_sampling);
   report["timing"] = {{"wall_seconds", wall},
+                      {"search_seconds", search_seconds},
                       {"generation_seconds", generation_seconds},
                       {"samples_generated", generated},
                       {"samples_judged", judged},

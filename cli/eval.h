@@ -3,7 +3,9 @@
 // verdict breakdown (common/eval_report.h).
 //
 // Output directory (stable shapes, see eval_report.h): samples.jsonl (one line per judged
-// sample), report.json, report.md, and eval_config.json (what produced the samples).
+// sample), report.json, report.md, and eval_config.json (what produced the samples); with
+// --search critic also critic_samples.jsonl (the search's final samples, the same shape) and
+// search/ (each stage's samples, search_config.json).
 //
 // How it runs. The (problem, sample) pairs are cut into units of at most `batch` samples of
 // one problem, and consecutive units are packed into generation calls of at most `batch`
@@ -27,8 +29,14 @@
 // a random choice and the oracle. `--critic DIR` scores every sample with a CodeRL critic:
 // its pass probability, softmax of the outcome logits max-pooled over the completion's
 // tokens, as the critic is trained. `--reward-model DIR` scores every sample with a
-// Bradley-Terry reward model: its head read at the program's last token. Critic sampling
-// (`--search critic`) is not built yet.
+// Bradley-Terry reward model: its head read at the program's last token.
+//
+// `--search critic` (needs --critic) runs CodeRL's critic sampling after the first round
+// (cli/critic_search.h): program refining from the critic's seeds for problems with samples
+// that pass the public tests and, with --repair-adapter and/or --repair-model, program
+// repairing of the critic's --repair-top-m failing programs for problems with none. The
+// final N samples per problem go to critic_samples.jsonl, and report.json's
+// "critic_sampling" compares pass@k and n@k with and without the search on the same N.
 #ifndef CRUCIBLE_CLI_EVAL_H_
 #define CRUCIBLE_CLI_EVAL_H_
 
@@ -69,7 +77,8 @@ struct EvalOptions {
   // false: generate every sample first, then judge them all (the baseline of
   // bench/eval_bench.cc); the samples are the same either way.
   bool overlap = true;
-  // "rerank": also report best-of-n reranking by a sample score (eval_report.h).
+  // "rerank": also report best-of-n reranking by a sample score (eval_report.h);
+  // "critic": CodeRL's critic sampling.
   std::string search = "none";
   // A CodeRL critic checkpoint (`crucible learner offline --algo critic`): every sample gets
   // critic_score, the critic's probability that the program passes.
@@ -77,6 +86,11 @@ struct EvalOptions {
   // A Bradley-Terry reward model checkpoint (`crucible learner offline --algo rm`): every
   // sample gets reward_model_score, the reward head read at the program's last token.
   std::string reward_model;
+  // Critic sampling's repair model (--search critic): a PEFT adapter, on repair_model or
+  // else on model_dir, and/or a model directory; both empty: no program repairing.
+  std::string repair_model;
+  std::string repair_adapter;
+  int repair_top_m = 1;  // failing programs repaired per problem (CodeRL's best: M = 1)
   std::string rerank_score = "mean_log_prob";
   bool rerank_public_first = true;
   double rerank_log_prob_weight = 0;

@@ -47,7 +47,16 @@ Command Eval() {
             f.Add("samples", &o->samples_file,
                   "recompute the report from this samples file (no sampling, no judging)");
             f.Add("progress", &o->progress, "a progress bar on a terminal");
-            f.Add("search", &o->search, "none, or rerank: best-of-n by --rerank-score");
+            f.Add("search", &o->search,
+                  "none; rerank: best-of-n by --rerank-score; critic: CodeRL's critic sampling "
+                  "(refine, and repair with a repair model; needs --critic)");
+            f.Add("repair-adapter", &o->repair_adapter,
+                  "critic sampling's repair model: a PEFT adapter (learner offline --algo sft on "
+                  "data repair-pairs), on --repair-model or else on --model");
+            f.Add("repair-model", &o->repair_model,
+                  "critic sampling's repair model directory (default: --model, with --repair-adapter)");
+            f.Add("repair-top-m", &o->repair_top_m,
+                  "failing programs the critic sends to the repair model per problem");
             f.Add("critic", &o->critic,
                   "CodeRL critic checkpoint (learner offline --algo critic): score every sample");
             f.Add("reward-model", &o->reward_model,

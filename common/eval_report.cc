@@ -688,6 +688,27 @@ std::string ReportMarkdown(const json& report) {
                        " |\n| random | ", pct("random_pass@1"), " |\n| oracle | ", pct("oracle_pass@1"),
                        " |\n\n");
   }
+  if (const json& cs = Field(report, "critic_sampling"); cs.is_object()) {
+    const json& without = Field(cs, "without");
+    const json& with = Field(cs, "with");
+    auto pct = [](const json& group, const std::string& key) {
+      return group.is_object() && group.contains(key) && group[key].is_number()
+                 ? absl::StrFormat("%.1f%%", 100 * group[key].get<double>())
+                 : std::string("n/a");
+    };
+    md += "## Critic sampling (CodeRL)\n\nThe same N samples per problem, before and after refining and "
+          "repairing.\n\n| metric | without | with |\n| --- | ---: | ---: |\n";
+    for (const std::string& key : rate_keys) {
+      md += absl::StrCat("| ", key, " | ", pct(without, key), " | ", pct(with, key), " |\n");
+    }
+    const json& problems = Field(cs, "problems");
+    auto count = [&](const char* key) {
+      return problems.is_object() && problems.contains(key) ? problems[key].dump() : std::string("0");
+    };
+    md += absl::StrCat("\nProblems refined ", count("refined"), ", repaired ", count("repaired"),
+                       ", repaired then refined ", count("repaired_then_refined"), ", unchanged ",
+                       count("unchanged"), ".\n\n");
+  }
   md += HardestSection(Field(report, "problems"), IntList(Field(Field(report, "options"), "k")));
   return md;
 }

@@ -168,6 +168,27 @@ absl::StatusOr<std::vector<double>> CriticPassProbabilities(
   return ToDoubles(torch::softmax(logits, -1).select(-1, kPassed));
 }
 
+absl::StatusOr<std::vector<std::vector<double>>> CriticTokenTestPassProbabilities(
+    Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
+    const std::vector<std::vector<int32_t>>& completions) {
+  CRUCIBLE_ASSIGN_OR_RETURN(Rows rows, ScoringRows("CriticTokenTestPassProbabilities", prompts, completions));
+  std::vector<std::vector<double>> out;
+  if (rows.prompts.empty()) return out;
+  torch::NoGradGuard no_grad;
+  Forward f = RunForward(critic.model, rows, 1.0, false, /*want_logits=*/false);
+  // Softmax over the two outcomes alone is the 4-way softmax renormalised to them.
+  torch::Tensor logits = critic.head->TokenLogits(F32(f.token_hidden));
+  torch::Tensor two = torch::stack({logits.select(-1, kFailedTest), logits.select(-1, kPassed)}, -1);
+  torch::Tensor pass = torch::softmax(two, -1).select(-1, 1).to(torch::kCPU).to(torch::kFloat64).contiguous();
+  auto p = pass.accessor<double, 2>();
+  for (size_t b = 0; b < completions.size(); ++b) {
+    std::vector<double> row(completions[b].size());
+    for (size_t t = 0; t < row.size(); ++t) row[t] = p[static_cast<int64_t>(b)][static_cast<int64_t>(t)];
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<double>> RewardModelScores(RewardModel& reward_model,
                                                       const std::vector<std::vector<int32_t>>& prompts,
                                                       const std::vector<std::vector<int32_t>>& completions) {

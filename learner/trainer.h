@@ -98,6 +98,16 @@ absl::StatusOr<std::vector<double>> CriticPassProbabilities(
     Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
     const std::vector<std::vector<int32_t>>& completions);
 
+// The critic's value of every completion token as program refining reads it (CodeRL's
+// q(w_t) = p(PassedTest | w_1..t, D), eq. 11, from its binary critic phi_test over
+// {FailedTest, PassedTest}): the 4-outcome critic's token softmax restricted to those two
+// outcomes, p(passed) / (p(passed) + p(failed_test)); so q < 0.5 exactly when "failed test"
+// is more likely than "passed". One vector per completion, one value per token; one batch,
+// no gradients; every completion must hold at least one token.
+absl::StatusOr<std::vector<std::vector<double>>> CriticTokenTestPassProbabilities(
+    Critic& critic, const std::vector<std::vector<int32_t>>& prompts,
+    const std::vector<std::vector<int32_t>>& completions);
+
 // A frozen Bradley-Terry reward model (learner offline --algo rm): a backbone of its own
 // with its trained RewardHead.
 struct RewardModel {

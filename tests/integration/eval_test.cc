@@ -12,11 +12,14 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "common/files.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
@@ -245,6 +248,180 @@ TEST_CASE("crucible eval: shapes, determinism, resume, recompute", "[eval][integ
     REQUIRE(Run(EvalArgs(model, b, {"--n", "16", "--max-new-tokens", "48"})).exit_code == 0);
     std::vector<std::string> all = absl::StrSplit(Read(b + "/samples.jsonl"), '\n', absl::SkipEmpty());
     CHECK(all.size() == 48);
+  }
+}
+
+// Critic sampling end to end: a problem without public tests (every program passes them
+// vacuously, so it is refined) and one whose public tests the random model never passes
+// (so it is repaired), with a critic and a repair adapter trained for two steps each.
+TEST_CASE("crucible eval --search critic refines and repairs through the real judge", "[eval][integration]") {
+  absl::StatusOr<ScopedTempDir> dir = ScopedTempDir::Create(TempRoot(), "critic-search-test");
+  REQUIRE(dir.ok());
+  const std::string root = dir->path(), model = root + "/tiny", problems = root + "/problems.jsonl";
+  REQUIRE(Run({"model", "init", "--config", std::string(CRUCIBLE_SOURCE_DIR) + "/data/models/tiny.json", "--out",
+               model, "--seed", "0"})
+              .exit_code == 0);
+  std::string chosen;
+  for (absl::string_view line :
+       absl::StrSplit(Read(std::string(CRUCIBLE_SOURCE_DIR) + "/data/problems.jsonl"), '\n', absl::SkipEmpty())) {
+    json p = json::parse(line);
+    if (p["id"] == "sum-two") p.erase("public_tests");
+    if (p["id"] == "sum-two" || p["id"] == "fizzbuzz") absl::StrAppend(&chosen, p.dump(), "\n");
+  }
+  REQUIRE(WriteFileAtomic(problems, chosen).ok());
+  auto args = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"eval", "--model", model, "--problems", problems, "--n", "4", "--k", "1,2",
+                                  "--n-submit", "1", "--max-new-tokens", "24", "--batch", "4",
+                                  "--judge-workers", "2", "--seed", "5", "--out", out};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+
+  // The first round, a critic and a repair model trained on it.
+  REQUIRE(Run(args(root + "/first", {})).exit_code == 0);
+  std::string critic_data;
+  for (absl::string_view line : absl::StrSplit(Read(root + "/first/samples.jsonl"), '\n', absl::SkipEmpty())) {
+    json s = json::parse(line);
+    json example = {{"prompt", "# Problem\n"}, {"completion", s["program"]}, {"outcome", s["verdict"]}};
+    absl::StrAppend(&critic_data, example.dump(-1, ' ', false, json::error_handler_t::replace), "\n");
+  }
+  REQUIRE(WriteFileAtomic(root + "/critic.jsonl", critic_data).ok());
+  REQUIRE(Run({"learner", "offline", "--algo", "critic", "--data", root + "/critic.jsonl", "--model", model,
+               "--checkpoint", root + "/critic", "--steps", "2", "--batch-size", "4"})
+              .exit_code == 0);
+  ProcessResult pairs = Run({"data", "repair-pairs", "--samples", root + "/first/samples.jsonl", "--problems",
+                             problems, "--model", model, "--out", root + "/repair.jsonl"});
+  REQUIRE(pairs.exit_code == 0);
+  CHECK(absl::StrContains(pairs.stdout_data, "repair examples"));
+  {
+    std::vector<std::string> lines = absl::StrSplit(Read(root + "/repair.jsonl"), '\n', absl::SkipEmpty());
+    REQUIRE(!lines.empty());
+    for (const std::string& line : lines) {
+      json e = json::parse(line);
+      CHECK(absl::StrContains(e["prompt"].get<std::string>(), "# Verdict: "));
+      CHECK(absl::StrContains(e["prompt"].get<std::string>(), "# Fixed solution\n"));
+      CHECK(e["completion_tokens"].size() > 1);
+    }
+  }
+  REQUIRE(Run({"learner", "offline", "--algo", "sft", "--data", root + "/repair.jsonl", "--model", model,
+               "--checkpoint", root + "/repair", "--steps", "2", "--batch-size", "2"})
+              .exit_code == 0);
+  const std::vector<std::string> search = {"--search", "critic", "--critic", root + "/critic",
+                                           "--repair-adapter", root + "/repair/step-00000002/adapter"};
+
+  ProcessResult cs = Run(args(root + "/a", search));
+  REQUIRE(cs.exit_code == 0);
+  CHECK(absl::StrContains(cs.stdout_data, "Critic sampling"));
+  // The first round is the plain eval's, scored by the critic.
+  {
+    std::vector<std::string> plain = absl::StrSplit(Read(root + "/first/samples.jsonl"), '\n', absl::SkipEmpty());
+    std::vector<std::string> scored = absl::StrSplit(Read(root + "/a/samples.jsonl"), '\n', absl::SkipEmpty());
+    REQUIRE(scored.size() == plain.size());
+    for (size_t i = 0; i < plain.size(); ++i) {
+      const json a = json::parse(scored[i]);
+      CHECK(a["program"] == json::parse(plain[i])["program"]);
+      if (!a["program"].get<std::string>().empty()) {
+        REQUIRE(a.contains("critic_score"));
+        CHECK(a["critic_score"].get<double>() >= 0.0);
+        CHECK(a["critic_score"].get<double>() <= 1.0);
+      }
+    }
+  }
+  const std::string final_samples = Read(root + "/a/critic_samples.jsonl");
+  std::vector<std::string> lines = absl::StrSplit(final_samples, '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() == 8);
+  std::map<std::string, std::set<std::string>> stages;
+  for (const std::string& line : lines) {
+    json s = json::parse(line);
+    CHECK(s["search"] == "critic");
+    stages[s["problem_id"].get<std::string>()].insert(s["stage"].get<std::string>());
+  }
+  CHECK(stages["sum-two"] == std::set<std::string>{"refine"});
+  CHECK((stages["fizzbuzz"] == std::set<std::string>{"repair"} ||
+         stages["fizzbuzz"] == std::set<std::string>{"repair_refine"}));
+  std::vector<std::string> refine = absl::StrSplit(Read(root + "/a/search/refine.jsonl"), '\n', absl::SkipEmpty());
+  REQUIRE(refine.size() == 4);
+  {
+    // Each refined program continues its seed: with the byte tokenizer, the first
+    // seed_tokens bytes of the program it was cut from (sum-two has no starter code).
+    std::map<int64_t, std::string> first_round;
+    for (absl::string_view line : absl::StrSplit(Read(root + "/a/samples.jsonl"), '\n', absl::SkipEmpty())) {
+      json s = json::parse(line);
+      if (s["problem_id"] == "sum-two") first_round[s["sample"].get<int64_t>()] = s["program"];
+    }
+    for (const std::string& line : refine) {
+      json s = json::parse(line);
+      REQUIRE(first_round.count(s["seed_sample"].get<int64_t>()) == 1);
+      const std::string& source = first_round[s["seed_sample"].get<int64_t>()];
+      const size_t seed = s["seed_tokens"].get<size_t>();
+      REQUIRE(seed <= source.size());
+      // A seed may end inside a UTF-8 character, which the samples file writes as U+FFFD.
+      size_t whole = seed;
+      while (whole > 0 && whole < source.size() && (static_cast<unsigned char>(source[whole]) & 0xC0) == 0x80) --whole;
+      INFO("seed " << seed << " of " << source);
+      CHECK(absl::StartsWith(s["program"].get<std::string>(),
+                             absl::StripTrailingAsciiWhitespace(source.substr(0, whole))));
+      CHECK(s["tokens"].get<int64_t>() + static_cast<int64_t>(seed) <= 24);  // one budget with the seed
+    }
+  }
+  std::vector<std::string> repaired = absl::StrSplit(Read(root + "/a/search/repair.jsonl"), '\n', absl::SkipEmpty());
+  CHECK(repaired.size() == 4);
+  json r = ReadJson(root + "/a/report.json")["critic_sampling"];
+  CHECK(r["problems"]["refined"] == 1);
+  CHECK(r["problems"]["repaired"].get<int>() + r["problems"]["repaired_then_refined"].get<int>() == 1);
+  CHECK(r["programs_generated"]["refine"] == 4);
+  CHECK(r["programs_generated"]["repair"] == 4);
+  CHECK(r["without"]["pass@1"].is_number());
+  CHECK(r["with"]["pass@1"].is_number());
+  CHECK(r["with"]["n"].get<int>() == 8);
+  // The final samples' report is what --samples recomputes.
+  REQUIRE(Run({"eval", "--samples", root + "/a/critic_samples.jsonl", "--k", "1,2", "--n-submit", "1", "--out",
+               root + "/recomputed"})
+              .exit_code == 0);
+  CHECK(ReadJson(root + "/recomputed/report.json")["overall"]["pass@1"] == r["with"]["pass@1"]);
+
+  SECTION("deterministic for a seed") {
+    REQUIRE(Run(args(root + "/b", search)).exit_code == 0);
+    CHECK(Read(root + "/b/critic_samples.jsonl") == final_samples);
+    for (const char* stage : {"refine", "repair", "repair_refine"}) {
+      INFO(stage);
+      CHECK(Read(absl::StrCat(root, "/b/search/", stage, ".jsonl")) ==
+            Read(absl::StrCat(root, "/a/search/", stage, ".jsonl")));
+    }
+    CHECK(ReadJson(root + "/b/report.json")["critic_sampling"] == r);
+  }
+
+  SECTION("a killed search resumes to the same samples") {
+    // Stages cut off mid-line, as a kill leaves them, and the final file never written.
+    const std::string refine_all = Read(root + "/a/search/refine.jsonl");
+    const std::string repair_all = Read(root + "/a/search/repair.jsonl");
+    REQUIRE(WriteFileAtomic(root + "/a/search/refine.jsonl",
+                            refine[0] + "\n" + refine[1].substr(0, refine[1].size() / 2)).ok());
+    REQUIRE(WriteFileAtomic(root + "/a/search/repair.jsonl", repaired[2] + "\n" + repaired[0]).ok());
+    REQUIRE(::unlink((root + "/a/critic_samples.jsonl").c_str()) == 0);
+    REQUIRE(Run(args(root + "/a", search)).exit_code == 0);
+    CHECK(Read(root + "/a/critic_samples.jsonl") == final_samples);
+    CHECK(Read(root + "/a/search/refine.jsonl") == refine_all);
+    CHECK(Read(root + "/a/search/repair.jsonl") == repair_all);
+  }
+
+  SECTION("other search options in the same directory are refused") {
+    ProcessResult other = Run(args(root + "/a", {"--search", "critic", "--critic", root + "/critic"}));
+    CHECK(other.exit_code == 2);
+    CHECK(absl::StrContains(other.stderr_data, "repair_adapter"));
+  }
+
+  SECTION("bad search options are errors") {
+    ProcessResult no_critic = Run(args(root + "/x", {"--search", "critic"}));
+    CHECK(no_critic.exit_code == 2);
+    CHECK(absl::StrContains(no_critic.stderr_data, "--critic"));
+    CHECK(Run(args(root + "/x", {"--repair-adapter", root + "/repair/step-00000002/adapter"})).exit_code == 2);
+    CHECK(Run(args(root + "/x", {"--search", "critic", "--critic", root + "/critic", "--repair-top-m", "0"}))
+              .exit_code == 2);
+    ProcessResult recompute = Run({"eval", "--samples", root + "/a/samples.jsonl", "--search", "critic", "--critic",
+                                   root + "/critic", "--out", root + "/x"});
+    CHECK(recompute.exit_code == 2);
+    CHECK(absl::StrContains(recompute.stderr_data, "critic_samples.jsonl"));
   }
 }
 
