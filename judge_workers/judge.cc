@@ -17,6 +17,7 @@
 #include "judge_workers/checker.h"
 #include "judge_workers/function_harness.h"
 #include "judge_workers/verdict.h"
+#include "judge_workers/work_root.h"
 
 namespace crucible {
 
@@ -131,20 +132,36 @@ Judge::Judge(JudgeConfig config, std::shared_ptr<sandbox::Sandbox> sandbox,
 absl::StatusOr<std::unique_ptr<Judge>> Judge::Create(JudgeConfig config,
                                                      std::shared_ptr<sandbox::Sandbox> sandbox,
                                                      LanguageRegistry languages) {
+  int lock_fd = -1;
   if (config.work_root.empty()) {
-    CRUCIBLE_ASSIGN_OR_RETURN(
-        config.work_root, MakeTempDir(TempRoot(), absl::StrCat("crucible-judge.", ::getpid(), ".")));
+    // Judges killed before they could clean up left their roots; a minute's grace covers a
+    // judge that has made its directory but not yet locked it.
+    const int swept = SweepAbandonedWorkRoots(TempRoot(), "crucible-judge.", absl::Minutes(1));
+    if (swept > 0) CRUCIBLE_LOG(Info) << "removed " << swept << " work directories of judges that are gone";
+    CRUCIBLE_ASSIGN_OR_RETURN(ClaimedDir root,
+                              MakeClaimedDir(TempRoot(), absl::StrCat("crucible-judge.", ::getpid(), ".")));
+    config.work_root = root.path;
+    lock_fd = root.lock_fd;
   } else if (::mkdir(config.work_root.c_str(), 0755) != 0 && errno != EEXIST) {
     return ErrnoToStatus(errno, absl::StrCat("mkdir ", config.work_root));
   }
+  // A root made here is removed again if the judge cannot start.
+  auto give_up = [&](absl::Status status) {
+    if (lock_fd >= 0) {
+      RemoveTree(config.work_root).IgnoreError();
+      ::close(lock_fd);
+    }
+    return status;
+  };
   // The sandbox user (an unprivileged uid) must be able to reach program directories.
   if (::chmod(config.work_root.c_str(), 0711) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat("chmod ", config.work_root));
+    return give_up(ErrnoToStatus(errno, absl::StrCat("chmod ", config.work_root)));
   }
   if (languages.Names().empty()) {
-    return absl::FailedPreconditionError("no language is available (python3 or g++ missing)");
+    return give_up(absl::FailedPreconditionError("no language is available (python3 or g++ missing)"));
   }
   auto judge = std::unique_ptr<Judge>(new Judge(std::move(config), std::move(sandbox), std::move(languages)));
+  judge->work_root_lock_fd_ = lock_fd;
   if (!judge->config_.precompiled_dir.empty()) {
     absl::StatusOr<std::unique_ptr<PrecompiledHeaders>> headers = PrecompiledHeaders::Start(
         judge->config_.precompiled_dir, judge->languages_, judge->sandbox_);
@@ -158,7 +175,10 @@ absl::StatusOr<std::unique_ptr<Judge>> Judge::Create(JudgeConfig config,
   return judge;
 }
 
-Judge::~Judge() { RemoveTree(config_.work_root).IgnoreError(); }
+Judge::~Judge() {
+  RemoveTree(config_.work_root).IgnoreError();
+  if (work_root_lock_fd_ >= 0) ::close(work_root_lock_fd_);
+}
 
 absl::Status Judge::ValidateProgram(const v1::Program& program) const {
   if (languages_.Find(program.language()) == nullptr) {

@@ -86,6 +86,7 @@ class Judge {
   const LanguageRegistry languages_;
   std::unique_ptr<ProgramCache> cache_;
   std::unique_ptr<PrecompiledHeaders> precompiled_;
+  int work_root_lock_fd_ = -1;  // the claim on a work root this judge made (work_root.h)
 };
 
 }  // namespace crucible

@@ -1,11 +1,13 @@
 // The real crucible-judge binary on loopback ports, driven over gRPC.
 #include <arpa/inet.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "actors/judge_client.h"
 #include "actors/local_judge.h"
+#include "common/files.h"
 #include "common/verdict_json.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -590,6 +593,54 @@ TEST_CASE("the judge exports Prometheus metrics", "[integration]") {
   const size_t busy = metrics.find("\ncrucible_judge_busy_seconds_total ");
   REQUIRE(busy != std::string::npos);
   CHECK(std::stod(metrics.substr(busy + std::strlen("\ncrucible_judge_busy_seconds_total "))) > 0);
+}
+
+// Work directories of judges that are gone: a killed judge leaves its root; the next judge
+// removes it once its claim has aged, and leaves a live judge's root alone.
+TEST_CASE("a killed judge's work directory is removed by the next judge, a live one's is kept", "[integration]") {
+  absl::StatusOr<ScopedTempDir> tmp = ScopedTempDir::Create(TempRoot(), "judge-roots");
+  REQUIRE(tmp.ok());
+  const std::string saved = TempRoot();
+  REQUIRE(::setenv("TMPDIR", tmp->path().c_str(), 1) == 0);
+  struct Restore {
+    std::string value;
+    ~Restore() { ::setenv("TMPDIR", value.c_str(), 1); }
+  } restore{saved};
+  auto roots = [&] {
+    std::set<std::string> out;
+    for (const auto& entry : std::filesystem::directory_iterator(tmp->path())) {
+      if (absl::StartsWith(entry.path().filename().string(), "crucible-judge.")) out.insert(entry.path().string());
+    }
+    return out;
+  };
+  auto age = [](const std::string& root) {  // as if claimed two minutes ago
+    const std::string lock = root + "/.owner.lock";
+    struct timeval then[2];
+    ::gettimeofday(&then[0], nullptr);
+    then[0].tv_sec -= 120;
+    then[1] = then[0];
+    REQUIRE(::utimes(lock.c_str(), then) == 0);
+  };
+
+  auto victim = StartJudge();
+  auto live = StartJudge();
+  std::set<std::string> before = roots();
+  REQUIRE(before.size() == 2);
+  const pid_t victim_pid = victim->pid();
+  victim->Kill();
+  REQUIRE(roots() == before);  // nothing cleaned up after a SIGKILL
+  // A fresh claim (younger than a minute) is left alone even when abandoned.
+  auto third = StartJudge();
+  CHECK(roots().size() == 3);
+  for (const std::string& root : before) age(root);
+  auto fourth = StartJudge();
+  const std::set<std::string> after = roots();
+  CHECK(after.size() == 3);  // the victim's root is gone; the live, third and fourth remain
+  const std::string victim_root = tmp->path() + "/crucible-judge." + std::to_string(victim_pid) + ".";
+  for (const std::string& root : after) CHECK_FALSE(absl::StartsWith(root, victim_root));
+  // A judge that stops normally removes its own root.
+  fourth->Stop();
+  CHECK(roots().size() == 2);
 }
 
 }  // namespace
