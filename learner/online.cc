@@ -155,31 +155,14 @@ struct LearnerMetrics {
 // those so that sums over a run's learner series count every step once.
 struct RankMetrics {
   RankMetrics(prometheus::Registry& r, int rank)
-      : steps(prometheus::BuildCounter()
-                  .Name("crucible_learner_rank_steps_total")
-                  .Help("Optimizer steps this rank took part in")
-                  .Labels({{"rank", std::to_string(rank)}})
-                  .Register(r)
-                  .Add({})),
-        examples(prometheus::BuildCounter()
-                     .Name("crucible_learner_rank_examples_total")
-                     .Help("Trajectories of the global batches this rank received (each rank trains on its shard)")
-                     .Labels({{"rank", std::to_string(rank)}})
-                     .Register(r)
-                     .Add({})),
-        batch_wait(prometheus::BuildCounter()
-                       .Name("crucible_learner_rank_batch_wait_seconds_total")
-                       .Help("Seconds in the broadcasts that bring the next batch from rank 0 (its idle time "
-                             "included)")
-                       .Labels({{"rank", std::to_string(rank)}})
-                       .Register(r)
-                       .Add({})),
-        checkpoint(prometheus::BuildCounter()
-                       .Name("crucible_learner_rank_checkpoint_seconds_total")
-                       .Help("Seconds in checkpoints (rank 0 writes them, the others wait for it)")
-                       .Labels({{"rank", std::to_string(rank)}})
-                       .Register(r)
-                       .Add({})),
+      : steps(Counter(r, rank, "crucible_learner_rank_steps_total", "Optimizer steps this rank took part in")),
+        examples(Counter(r, rank, "crucible_learner_rank_examples_total",
+                         "Trajectories of the global batches this rank received (each rank trains on its shard)")),
+        batch_wait(Counter(r, rank, "crucible_learner_rank_batch_wait_seconds_total",
+                           "Seconds in the broadcasts that bring the next batch from rank 0 (its idle time "
+                           "included)")),
+        checkpoint(Counter(r, rank, "crucible_learner_rank_checkpoint_seconds_total",
+                           "Seconds in checkpoints (rank 0 writes them, the others wait for it)")),
         step_seconds(prometheus::BuildHistogram()
                          .Name("crucible_learner_rank_step_seconds")
                          .Help("Wall seconds of this rank's update (forward, backward, gradient all-reduce, "
@@ -192,6 +175,11 @@ struct RankMetrics {
   prometheus::Counter& batch_wait;
   prometheus::Counter& checkpoint;
   prometheus::Histogram& step_seconds;
+
+ private:
+  static prometheus::Counter& Counter(prometheus::Registry& r, int rank, const char* name, const char* help) {
+    return prometheus::BuildCounter().Name(name).Help(help).Labels({{"rank", std::to_string(rank)}}).Register(r).Add({});
+  }
 };
 
 // Double-buffered publishing: the training thread hands over a snapshot and goes on; this

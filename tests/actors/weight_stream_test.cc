@@ -871,6 +871,18 @@ std::vector<std::string> OwnSharedFiles() {
   return out;
 }
 
+// A started subscriber that does not offer its /dev/shm: it gets every version as chunks.
+std::unique_ptr<WeightSubscriber> StartChunkSubscriber(const std::string& endpoint, Received& received) {
+  WeightSubscriberOptions options;
+  options.endpoint = endpoint;
+  options.actor_id = "actor-1";
+  options.shared_memory = false;
+  auto subscriber = WeightSubscriber::Create(options, received.callback());
+  REQUIRE(subscriber.ok());
+  REQUIRE((*subscriber)->Start().ok());
+  return *std::move(subscriber);
+}
+
 TEST_CASE("weights: a version built in its shared file equals the one built in memory", "[weights]") {
   const std::vector<float> data = Values(40000, 2.5f);
   const std::string path = absl::StrCat(kSharedWeightsPrefix, "test-built-", ::getpid());
@@ -1054,19 +1066,13 @@ TEST_CASE("weights: a same-host subscriber reads versions from /dev/shm, and the
 
   // An actor that does not offer its /dev/shm gets chunks from the same publisher.
   Received plain_received;
-  WeightSubscriberOptions plain;
-  plain.endpoint = server.address();
-  plain.actor_id = "actor-1";
-  plain.shared_memory = false;
-  auto chunked = WeightSubscriber::Create(plain, plain_received.callback());
-  REQUIRE(chunked.ok());
-  REQUIRE((*chunked)->Start().ok());
-  REQUIRE(Eventually([&] { return (*chunked)->stats().have_version == 6; }));
-  CHECK((*chunked)->stats().versions_shared == 0);
-  CHECK((*chunked)->stats().bytes_received == 60000);
+  auto chunked = StartChunkSubscriber(server.address(), plain_received);
+  REQUIRE(Eventually([&] { return chunked->stats().have_version == 6; }));
+  CHECK(chunked->stats().versions_shared == 0);
+  CHECK(chunked->stats().bytes_received == 60000);
   CheckSameVersion(*plain_received.versions().back(), *published.back());
 
-  (*chunked)->Stop();
+  chunked->Stop();
   subscriber->Stop();
   publisher->Shutdown();
   server.Stop();
@@ -1110,18 +1116,12 @@ TEST_CASE("weights: PublishFloat32 builds versions in their files once a same-ho
 
   // A remote subscriber gets chunks read from the mapped file.
   Received plain_received;
-  WeightSubscriberOptions plain;
-  plain.endpoint = server.address();
-  plain.actor_id = "actor-1";
-  plain.shared_memory = false;
-  auto chunked = WeightSubscriber::Create(plain, plain_received.callback());
-  REQUIRE(chunked.ok());
-  REQUIRE((*chunked)->Start().ok());
-  REQUIRE(Eventually([&] { return (*chunked)->stats().have_version == 4; }));
+  auto chunked = StartChunkSubscriber(server.address(), plain_received);
+  REQUIRE(Eventually([&] { return chunked->stats().have_version == 4; }));
   CHECK(plain_received.versions().back()->data() == expected->data());
-  CHECK((*chunked)->stats().bytes_received == 60000);
+  CHECK(chunked->stats().bytes_received == 60000);
 
-  (*chunked)->Stop();
+  chunked->Stop();
   subscriber->Stop();
   publisher->Shutdown();
   server.Stop();
