@@ -157,8 +157,12 @@ def main(argv):
                                                   [*common, "--repair-adapter", repair, "--out", both])
         a = table1.read_json(refine / "report.json")["critic_sampling"]
         b = table1.read_json(both / "report.json")["critic_sampling"]
+        seeds_used = [row.get("seed_tokens", 0) for row in table1.read_jsonl(refine / "search" / "refine.jsonl")]
         results[seed] = {"without": a["without"], "refine": a["with"], "refine_repair": b["with"],
-                         "problems_refine": a["problems"], "problems_refine_repair": b["problems"]}
+                         "problems_refine": a["problems"], "problems_refine_repair": b["problems"],
+                         "refine_rows": len(seeds_used),
+                         "refine_rows_seeded": sum(1 for t in seeds_used if t > 0),
+                         "refine_mean_seed_tokens": statistics.mean(seeds_used) if seeds_used else 0.0}
 
     # 5. the table
     metrics = [m for m in ("pass@1", "pass@5", "1@1", "1@5", "compile_rate")
@@ -180,6 +184,9 @@ def main(argv):
         row = {col: cell(col, m) for col in ("without", "refine", "refine_repair")}
         table[m] = {col: v[1] for col, v in row.items()}
         lines.append(f"| {m} | {row['without'][0]} | {row['refine'][0]} | {row['refine_repair'][0]} |")
+    first = results[seeds[0]]
+    lines += ["", f"Refine rows with a non-empty seed (first seed): {first['refine_rows_seeded']} of "
+              f"{first['refine_rows']}, {first['refine_mean_seed_tokens']:.1f} seed tokens on average."]
     lines += ["", "Problems per path (first seed): refine only " + json.dumps(results[seeds[0]]["problems_refine"]) +
               "; refine + repair " + json.dumps(results[seeds[0]]["problems_refine_repair"]), ""]
     (out / "critic_search.md").write_text("\n".join(lines))
