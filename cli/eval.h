@@ -37,6 +37,8 @@
 // repairing of the critic's --repair-top-m failing programs for problems with none. The
 // final N samples per problem go to critic_samples.jsonl, and report.json's
 // "critic_sampling" compares pass@k and n@k with and without the search on the same N.
+// The search always judges while it generates: --overlap false applies to the first round
+// only (the baseline of bench/eval_bench.cc).
 #ifndef CRUCIBLE_CLI_EVAL_H_
 #define CRUCIBLE_CLI_EVAL_H_
 

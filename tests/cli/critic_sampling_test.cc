@@ -10,7 +10,7 @@
 namespace crucible::cli {
 namespace {
 
-TEST_CASE("RefineSeedLength keeps the tokens up to the critic's best, cut at the first failing one",
+TEST_CASE("RefineSeedLength keeps the tokens up to the best critic value and cuts at the first failing one",
           "[critic_sampling]") {
   CHECK(RefineSeedLength({}) == 0);
   // The best value at t = 2: the seed is tokens 0..2.

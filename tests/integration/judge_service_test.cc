@@ -597,7 +597,7 @@ TEST_CASE("the judge exports Prometheus metrics", "[integration]") {
 
 // Work directories of judges that are gone: a killed judge leaves its root; the next judge
 // removes it once its claim has aged, and leaves a live judge's root alone.
-TEST_CASE("a killed judge's work directory is removed by the next judge, a live one's is kept", "[integration]") {
+TEST_CASE("a killed judge leaves its work directory for the next judge to remove and a live judge keeps its own", "[integration]") {
   absl::StatusOr<ScopedTempDir> tmp = ScopedTempDir::Create(TempRoot(), "judge-roots");
   REQUIRE(tmp.ok());
   const std::string saved = TempRoot();
