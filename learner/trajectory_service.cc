@@ -291,6 +291,10 @@ grpc::Status TrajectoryServiceImpl::ServeStream(const std::shared_ptr<StreamStat
     if (closed_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the learner is closing");
     // A reconnecting actor's new stream takes over its committed acks.
     actor_streams_[state->key] = state;
+    // Its earlier Final (from a stream before this one, or restored from the checkpoint of
+    // an earlier incarnation of the run, as after a Slurm requeue) is withdrawn: the actor
+    // is producing again and its new Final carries the count.
+    finals_.erase(state->key);
     first.set_learner_version(version_);
     first.set_stop(stop_);
   }

@@ -22,7 +22,9 @@
 //     the checkpoint is resent, trained again and never counted twice.
 //   - Books: received = trained + dropped_stale + dropped_incomplete + queued at all times;
 //     produced (the sum of the actors' Final counts) equals the right-hand side once every
-//     actor has finished.
+//     actor has finished. An actor's Final stands until the actor opens another stream (a
+//     restored Final too: a learner restarted after its actors finished keeps their counts,
+//     while the actors of a requeued run, which reconnect, must send new ones).
 // Not promised: order across actors, or that a batch mixes actors fairly. Thread-safe; the
 // service must outlive the grpc::Server it is registered with, and Close() it first.
 #ifndef CRUCIBLE_LEARNER_TRAJECTORY_SERVICE_H_

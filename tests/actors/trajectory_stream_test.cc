@@ -720,5 +720,47 @@ TEST_CASE("trajectory stream: the saved state's shape, and bad state refused", "
   CHECK(restored->RestoreState(state).code() == absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_CASE("trajectory stream: a restored Final stands until its actor opens a stream again", "[trajectories]") {
+  // A requeued run: the checkpoint of the first incarnation holds the Finals its actors sent
+  // as they were stopped, and the restarted actors, which produce more, send new ones. The
+  // restored counts must not end the new learner's wait early.
+  nlohmann::json state;
+  {
+    Learner first(Options(2, 8));
+    RawStream a(first.address(), "a");
+    RawStream b(first.address(), "b");
+    v1::TrajectoryAck ack;
+    REQUIRE(a.Read(&ack));
+    REQUIRE(b.Read(&ack));
+    a.Send("run1/a/0");
+    b.Send("run1/b/0");
+    REQUIRE(first->NextBatch(absl::Seconds(2)).has_value());
+    REQUIRE(first->CompleteBatch().ok());
+    CHECK(a.Finish(1).ok());
+    CHECK(b.Finish(1).ok());
+    REQUIRE(first->WaitForFinals(2, absl::Seconds(2)).ok());
+    state = first->SaveState();
+  }
+  Learner second(Options(2, 8), 0, &state);
+  CHECK(second->books().produced == 2);
+  CHECK(second->WaitForFinals(2, absl::Milliseconds(10)).ok());  // actors gone: their counts stand
+  RawStream a(second.address(), "a");
+  v1::TrajectoryAck ack;
+  REQUIRE(a.Read(&ack));
+  CHECK(second->WaitForFinals(2, absl::Milliseconds(50)).code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(second->books().produced == 1);  // b's restored count only
+  CHECK(a.Send("run1/a/0").committed_size() == 1);  // trained in the first incarnation
+  a.Send("run1/a/1");
+  a.Send("run1/a/2");
+  CHECK(a.Finish(3).ok());
+  REQUIRE(second->WaitForFinals(2, absl::Seconds(2)).ok());
+  TrajectoryBooks books = second->books();
+  CHECK(books.produced == 4);
+  CHECK(books.trained == 2);
+  CHECK(books.queued == 2);
+  CHECK(books.duplicates_dropped == 1);
+  CHECK(Balanced(books));
+}
+
 }  // namespace
 }  // namespace crucible
