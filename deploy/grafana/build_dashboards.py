@@ -11,7 +11,8 @@ written into the files) and a `run_id` variable (label_values of the run_id labe
   crucible-training    reward (mean, by verdict), pass rate, KL, loss terms, entropy, clip
                        fraction, importance weights, policy versions and staleness
   crucible-throughput  samples/s, tokens/s, judge executions/s, trained tokens/s, idle
-                       fractions of learner and actors, weight-sync latency
+                       fractions of learner and actors, per-rank learner time (step,
+                       batch wait, checkpoints), weight-sync latency
   crucible-judges      queue depth, latency percentiles, verdict mix, sandbox errors,
                        per-endpoint load
 
@@ -210,6 +211,29 @@ def throughput():
             target(f"crucible_learner_trajectory_queue_depth{{{RUN}}}", "learner trajectory queue"),
             target(f"sum(crucible_actor_inflight_samples{{{RUN}}})", "samples in flight at the judges"),
             target(f"sum(crucible_actor_outbox_pending{{{RUN}}})", "actor outboxes")], unit="short"),
+        row(L, "Learner ranks"),
+        panel(L, "timeseries", "Step time by rank (p95)", [
+            target(f"histogram_quantile(0.95, sum by (rank, le) (rate(crucible_learner_rank_step_seconds_bucket{{{RUN}}}[{RATE}])))",
+                   "rank {{rank}}")], unit="s", w=8,
+            description="Forward, backward, gradient all-reduce and optimizer on each rank; a slow rank holds "
+                        "every other one at the all-reduce."),
+        panel(L, "timeseries", "Batch wait by rank", [
+            target(f"sum by (rank) (rate(crucible_learner_rank_batch_wait_seconds_total{{{RUN}}}[{RATE}]))",
+                   "rank {{rank}}")], unit="percentunit", minimum=0, maximum=1, w=8,
+            description="Share of time in the broadcasts that bring the next batch from rank 0, its wait for "
+                        "trajectories included."),
+        panel(L, "timeseries", "Checkpoint time by rank", [
+            target(f"sum by (rank) (rate(crucible_learner_rank_checkpoint_seconds_total{{{RUN}}}[{RATE}]))",
+                   "rank {{rank}}")], unit="percentunit", minimum=0, maximum=1, w=8,
+            description="Share of time in checkpoints: rank 0 writes them, the others wait for it."),
+        panel(L, "timeseries", "Trajectories per second by rank", [
+            target(f"sum by (rank) (rate(crucible_learner_rank_examples_total{{{RUN}}}[{RATE}]))",
+                   "rank {{rank}}")], unit="short", w=12,
+            description="Trajectories of the global batches each rank received; each trains on its shard."),
+        panel(L, "timeseries", "Steps per second by rank", [
+            target(f"sum by (rank) (rate(crucible_learner_rank_steps_total{{{RUN}}}[{RATE}]))",
+                   "rank {{rank}}")], w=12,
+            description="Every rank takes part in every step: the lines coincide unless a rank restarted."),
         row(L, "Latency"),
         panel(L, "timeseries", "Weight sync latency (p95)", [
             target(f"run_id:crucible_learner_publish_seconds:p95_1m{{{RUN}}}", "publish to last subscriber byte"),
