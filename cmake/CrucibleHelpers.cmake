@@ -5,13 +5,20 @@ function(crucible_set_warnings target)
                                            -Wno-missing-field-initializers)
 endfunction()
 
-# crucible_add_test_suite(<name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>]
+# crucible_add_test_suite(<name> SOURCES <files...> LIBS <targets...> [LABELS <label>]
 #                         [TIMEOUT <seconds per test case, default 600>])
 # builds tests/<module> as one executable and registers each TEST_CASE with CTest.
+# One label: Catch2 2.13's catch_discover_tests passes PROPERTIES on as a flat list, so a
+# second label would be read as a property name and TIMEOUT after it dropped (tests then ran
+# under ctest's default timeout).
 function(crucible_add_test_suite name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
+  endif()
+  list(LENGTH ARG_LABELS label_count)
+  if(label_count GREATER 1)
+    message(FATAL_ERROR "crucible_add_test_suite(${name}): one label, not \"${ARG_LABELS}\"")
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE crucible_catch_main ${ARG_LIBS})
@@ -21,6 +28,5 @@ function(crucible_add_test_suite name)
   catch_discover_tests(${name}
     EXTRA_ARGS --warn NoTests
     WORKING_DIRECTORY "${CMAKE_BINARY_DIR}"
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} SKIP_RETURN_CODE 77
-    DISCOVERY_TIMEOUT 30)
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} SKIP_RETURN_CODE 77)
 endfunction()
