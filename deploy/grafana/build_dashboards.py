@@ -182,6 +182,11 @@ def training():
     ])
 
 
+def by_rank(counter):
+    """A learner rank counter's rate, one series per rank."""
+    return [target(f"sum by (rank) (rate({counter}{{{RUN}}}[{RATE}]))", "rank {{rank}}")]
+
+
 def throughput():
     L = Layout()
     return dashboard("crucible-throughput", "crucible / throughput",
@@ -217,22 +222,18 @@ def throughput():
                    "rank {{rank}}")], unit="s", w=8,
             description="Forward, backward, gradient all-reduce and optimizer on each rank; a slow rank holds "
                         "every other one at the all-reduce."),
-        panel(L, "timeseries", "Batch wait by rank", [
-            target(f"sum by (rank) (rate(crucible_learner_rank_batch_wait_seconds_total{{{RUN}}}[{RATE}]))",
-                   "rank {{rank}}")], unit="percentunit", minimum=0, maximum=1, w=8,
+        panel(L, "timeseries", "Batch wait by rank", by_rank("crucible_learner_rank_batch_wait_seconds_total"),
+              unit="percentunit", minimum=0, maximum=1, w=8,
             description="Share of time in the broadcasts that bring the next batch from rank 0, its wait for "
                         "trajectories included."),
-        panel(L, "timeseries", "Checkpoint time by rank", [
-            target(f"sum by (rank) (rate(crucible_learner_rank_checkpoint_seconds_total{{{RUN}}}[{RATE}]))",
-                   "rank {{rank}}")], unit="percentunit", minimum=0, maximum=1, w=8,
+        panel(L, "timeseries", "Checkpoint time by rank", by_rank("crucible_learner_rank_checkpoint_seconds_total"),
+              unit="percentunit", minimum=0, maximum=1, w=8,
             description="Share of time in checkpoints: rank 0 writes them, the others wait for it."),
-        panel(L, "timeseries", "Trajectories per second by rank", [
-            target(f"sum by (rank) (rate(crucible_learner_rank_examples_total{{{RUN}}}[{RATE}]))",
-                   "rank {{rank}}")], unit="short", w=12,
+        panel(L, "timeseries", "Trajectories per second by rank", by_rank("crucible_learner_rank_examples_total"),
+              unit="short", w=12,
             description="Trajectories of the global batches each rank received; each trains on its shard."),
-        panel(L, "timeseries", "Steps per second by rank", [
-            target(f"sum by (rank) (rate(crucible_learner_rank_steps_total{{{RUN}}}[{RATE}]))",
-                   "rank {{rank}}")], w=12,
+        panel(L, "timeseries", "Steps per second by rank", by_rank("crucible_learner_rank_steps_total"),
+              w=12,
             description="Every rank takes part in every step: the lines coincide unless a rank restarted."),
         row(L, "Latency"),
         panel(L, "timeseries", "Weight sync latency (p95)", [
