@@ -24,9 +24,17 @@ a = input().strip()
 b = input().strip()
 prev = list(range(len(b) + 1))
 for i, ca in enumerate(a, 1):
-    cur = [i] + [0] * len(b)
-    for j, cb in enumerate(b, 1):
-        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+    # One row of the DP; comparisons instead of min() keep the 10^6 cells well inside the limit.
+    cur = [i]
+    left = i
+    for cb, diagonal, up in zip(b, prev, prev[1:]):
+        best = diagonal + (ca != cb)
+        if up + 1 < best:
+            best = up + 1
+        if left + 1 < best:
+            best = left + 1
+        cur.append(best)
+        left = best
     prev = cur
 print(prev[-1])
 """

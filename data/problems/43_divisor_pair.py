@@ -64,14 +64,26 @@ def tests(rng):
 
 REF_PY = r"""
 import sys
+
+
+def smallest_divisor(n):
+    # Trial division by 2, 3 and then 6k - 1, 6k + 1: a third of the candidates of d += 1,
+    # so the 10^10 primes of the hidden tests stay well inside the time limit.
+    for d in (2, 3):
+        if d * d <= n and n % d == 0:
+            return d
+    d = 5
+    while d * d <= n:
+        if n % d == 0:
+            return d
+        if n % (d + 2) == 0:
+            return d + 2
+        d += 6
+    return -1
+
+
 data = sys.stdin.read().split()
-out = []
-for n in map(int, data[1:1 + int(data[0])]):
-    d = 2
-    while d * d <= n and n % d:
-        d += 1
-    out.append(d if d * d <= n else -1)
-print("\n".join(map(str, out)))
+print("\n".join(str(smallest_divisor(n)) for n in map(int, data[1:1 + int(data[0])])))
 """
 
 REF_CPP = r"""
